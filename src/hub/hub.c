@@ -22,6 +22,7 @@ typedef struct hub_loop {
   size_t count;
   uint64_t gen;
   hub_sub_t *cursor; /* next sub in the walk, kept valid across detach */
+  uint64_t delivered; /* highest seq delivered on this loop */
 } hub_loop_t;
 
 typedef struct listener {
@@ -34,6 +35,7 @@ struct hub {
   int nloops;
   hub_loop_t *per_loop;
   _Atomic uint64_t head;
+  uint64_t start_head;
   listener_t listeners[8];
   int nlisteners;
 };
@@ -62,7 +64,10 @@ void hub_free(hub_t *h) {
 
 uint64_t hub_head(const hub_t *h) { return atomic_load_explicit(&h->head, memory_order_acquire); }
 
-void hub_set_head(hub_t *h, uint64_t head) { atomic_store(&h->head, head); }
+void hub_set_head(hub_t *h, uint64_t head) {
+  atomic_store(&h->head, head);
+  h->start_head = head;
+}
 
 static void batch_release(batch_t *b) {
   if (atomic_fetch_sub_explicit(&b->pending, 1, memory_order_acq_rel) != 1) return;
@@ -88,6 +93,7 @@ static void deliver(void *arg) {
     }
   }
   hl->cursor = NULL;
+  if (b->n && b->evs[b->n - 1]->seq > hl->delivered) hl->delivered = b->evs[b->n - 1]->seq;
   /* Second pass: flush each subscriber that received something. */
   for (hub_sub_t *s = hl->subs; s; s = hl->cursor) {
     hl->cursor = s->next;
@@ -135,6 +141,12 @@ void hub_detach(hub_t *h, hub_sub_t *sub) {
   sub->prev = sub->next = NULL;
   sub->attached = false;
   hl->count--;
+}
+
+uint64_t hub_loop_head(hub_t *h, loop_t *loop) {
+  hub_loop_t *hl = &h->per_loop[loop->index];
+  /* Before the first delivery on this loop, the head at startup holds. */
+  return hl->delivered ? hl->delivered : h->start_head;
 }
 
 size_t hub_count(hub_t *h, loop_t *loop) { return h->per_loop[loop->index].count; }

@@ -56,6 +56,9 @@ void hub_free(hub_t *h);
 void hub_publish(hub_t *h, hub_event_t *const *evs, size_t n);
 uint64_t hub_head(const hub_t *h);
 void hub_set_head(hub_t *h, uint64_t head); /* at startup, from the store */
+/* The highest seq already delivered on loop (that loop's thread only): every
+ * event up to it has been offered to every subscriber attached there. */
+uint64_t hub_loop_head(hub_t *h, loop_t *loop);
 
 void hub_attach(hub_t *h, loop_t *loop, hub_sub_t *sub);
 void hub_detach(hub_t *h, hub_sub_t *sub);
