@@ -1,0 +1,193 @@
+// HTTP/1.1 on the wire: keep-alive, pipelining, chunked bodies, 100-continue, standard headers.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { T, startHerald, req, expectStatus, head, RawConn, rawRequest, sleep } from './lib/harness.mjs';
+
+test('keep-alive: two requests on one connection', T, async (t) => {
+  const s = await startHerald({ t });
+  const c = await RawConn.open(s.port);
+  try {
+    c.write(rawRequest('GET', '/healthz'));
+    let { complete } = await c.waitResponses(1, 3000);
+    assert.equal(complete.length, 1, `first response: ${JSON.stringify(c.text)}`);
+    assert.equal(complete[0].status, 200);
+    assert.ok(!/close/i.test(complete[0].headers.connection || ''), 'HTTP/1.1 keeps the connection by default');
+    await sleep(50);
+    assert.ok(!c.closed, 'connection still open after the first response');
+    c.write(rawRequest('POST', '/api/ka', { body: { n: 1 } }));
+    ({ complete } = await c.waitResponses(2, 3000));
+    assert.equal(complete.length, 2, `second response on the same connection: ${JSON.stringify(c.text)}`);
+    assert.equal(complete[1].status, 201);
+    assert.equal(complete[1].json?.n, 1);
+  } finally {
+    c.destroy();
+  }
+});
+
+test('pipelining: three requests in one write → three responses in order', T, async (t) => {
+  const s = await startHerald({ t });
+  const c = await RawConn.open(s.port);
+  try {
+    c.write(
+      Buffer.concat([
+        rawRequest('POST', '/api/pipe', { body: { id: 'p1', v: 'first' } }),
+        rawRequest('GET', '/api/pipe/p1'),
+        rawRequest('PUT', '/api/pipe/p1', { body: { v: 'second' } }),
+        rawRequest('GET', '/api/pipe/p1'),
+        rawRequest('GET', '/api/pipe/nope'),
+      ]),
+    );
+    const { complete } = await c.waitResponses(5, 5000);
+    assert.equal(complete.length, 5, `five responses expected: ${JSON.stringify(c.text.slice(0, 2000))}`);
+    assert.deepEqual(complete.map((r) => r.status), [201, 200, 200, 200, 404], 'statuses in request order');
+    assert.equal(complete[1].json.v, 'first');
+    assert.equal(complete[1].json.version, 1);
+    assert.equal(complete[3].json.v, 'second');
+    assert.equal(complete[3].json.version, 2);
+  } finally {
+    c.destroy();
+  }
+});
+
+test('pipelined requests split across writes at odd boundaries', T, async (t) => {
+  const s = await startHerald({ t });
+  const c = await RawConn.open(s.port);
+  try {
+    const all = Buffer.concat([rawRequest('GET', '/healthz'), rawRequest('POST', '/api/split', { body: { x: 'y'.repeat(200) } }), rawRequest('GET', '/api')]);
+    for (let i = 0; i < all.length; i += 37) {
+      c.write(all.subarray(i, i + 37));
+      await sleep(2);
+    }
+    const { complete } = await c.waitResponses(3, 5000);
+    assert.deepEqual(complete.map((r) => r.status), [200, 201, 200], JSON.stringify(c.text.slice(0, 1500)));
+  } finally {
+    c.destroy();
+  }
+});
+
+test('chunked request body', T, async (t) => {
+  const s = await startHerald({ t });
+  const body = JSON.stringify({ id: 'ch', text: 'chunked body', list: [1, 2, 3] });
+  const parts = [body.slice(0, 5), body.slice(5, 17), body.slice(17)];
+  const c = await RawConn.open(s.port);
+  try {
+    c.write('POST /api/chunks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n');
+    for (const p of parts) {
+      await sleep(20);
+      c.write(`${Buffer.byteLength(p).toString(16)}\r\n${p}\r\n`);
+    }
+    c.write('0\r\n\r\n');
+    const { complete } = await c.waitResponses(1, 3000);
+    assert.equal(complete.length, 1, JSON.stringify(c.text));
+    assert.equal(complete[0].status, 201, complete[0].text);
+    assert.equal(complete[0].json.text, 'chunked body');
+  } finally {
+    c.destroy();
+  }
+  const g = await req(`${s.url}/api/chunks/ch`);
+  expectStatus(g, 200);
+  assert.deepEqual(g.json.list, [1, 2, 3]);
+});
+
+test('Expect: 100-continue gets "100 Continue" before the body is sent', T, async (t) => {
+  const s = await startHerald({ t });
+  const body = JSON.stringify({ id: 'cont', a: 1 });
+  const c = await RawConn.open(s.port);
+  try {
+    c.write(
+      `POST /api/exp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\n\r\n`,
+    );
+    const got100 = await c.waitFor((b) => /^HTTP\/1\.1 100 Continue\r\n\r\n/.test(b.toString('latin1')), 3000);
+    assert.ok(got100, `expected "HTTP/1.1 100 Continue\\r\\n\\r\\n" before the body; got ${JSON.stringify(c.text)}`);
+    c.write(body);
+    const { complete } = await c.waitResponses(2, 3000);
+    assert.equal(complete.length, 2, JSON.stringify(c.text));
+    assert.equal(complete[0].status, 100);
+    assert.equal(complete[1].status, 201, complete[1].text);
+  } finally {
+    c.destroy();
+  }
+  expectStatus(await req(`${s.url}/api/exp/cont`), 200);
+});
+
+test('Expect: 100-continue with a body over the limit gets 413, not 100', T, async (t) => {
+  const s = await startHerald({ t, args: ['--max-body', '1024'] });
+  const c = await RawConn.open(s.port);
+  try {
+    c.write('POST /api/exp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n');
+    const { complete } = await c.waitResponses(1, 3000);
+    assert.ok(complete.length >= 1, JSON.stringify(c.text));
+    assert.equal(complete[0].status, 413, `got ${complete[0].statusLine}`);
+  } finally {
+    c.destroy();
+  }
+});
+
+test('Date and Server headers on success and error responses', T, async (t) => {
+  const s = await startHerald({ t });
+  for (const [m, p, body] of [
+    ['GET', '/healthz'],
+    ['POST', '/api/d', { a: 1 }],
+    ['GET', '/nope'],
+    ['POST', '/api/d', '{bad'],
+  ]) {
+    const r = await req(`${s.url}${p}`, { method: m, body, headers: body ? { 'content-type': 'application/json' } : {} });
+    const date = r.headers.get('date');
+    assert.ok(date, `${m} ${p}: no Date header`);
+    assert.match(date, /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/, `${m} ${p}: IMF-fixdate: ${date}`);
+    assert.ok(Math.abs(Date.parse(date) - Date.now()) < 60_000, `${m} ${p}: Date ${date} is not now`);
+    assert.ok((r.headers.get('server') || '').trim().length > 0, `${m} ${p}: no Server header`);
+  }
+});
+
+test('Connection: close and HTTP/1.0 close after the response', T, async (t) => {
+  const s = await startHerald({ t });
+  for (const raw of [
+    'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    'GET /healthz HTTP/1.0\r\n\r\n',
+  ]) {
+    const c = await RawConn.open(s.port);
+    try {
+      c.write(raw);
+      const closed = await c.waitClose(3000);
+      const { complete } = await c.waitResponses(1, 10);
+      assert.equal(complete.length, 1, `${JSON.stringify(raw)}: ${JSON.stringify(c.text)}`);
+      assert.equal(complete[0].status, 200);
+      assert.ok(closed, `${JSON.stringify(raw)}: server should close the connection`);
+    } finally {
+      c.destroy();
+    }
+  }
+});
+
+test('many concurrent connections are all answered', T, async (t) => {
+  const s = await startHerald({ t });
+  const conns = await Promise.all(Array.from({ length: 100 }, () => RawConn.open(s.port)));
+  try {
+    for (const c of conns) c.write(rawRequest('GET', '/healthz'));
+    const res = await Promise.all(conns.map((c) => c.waitResponses(1, 5000)));
+    const ok = res.filter((r) => r.complete[0]?.status === 200).length;
+    assert.equal(ok, 100, `${ok}/100 connections answered`);
+  } finally {
+    for (const c of conns) c.destroy();
+  }
+  expectStatus(await req(`${s.url}/healthz`), 200);
+  assert.equal(await head(s), 0);
+});
+
+test('a client that disconnects mid-request does not disturb the server', T, async (t) => {
+  const s = await startHerald({ t });
+  for (let i = 0; i < 20; i++) {
+    const c = await RawConn.open(s.port);
+    const full = rawRequest('POST', '/api/abort', { body: { i } });
+    c.write(full.subarray(0, (i * 7) % full.length));
+    c.destroy();
+  }
+  await sleep(200);
+  s.checkAlive();
+  expectStatus(await req(`${s.url}/healthz`), 200);
+  const list = await req(`${s.url}/api/abort`);
+  expectStatus(list, 200);
+  // a request cut short never stores anything (a cut at offset 0 sends nothing)
+  assert.equal(list.json.items.length, 0, JSON.stringify(list.json));
+});
