@@ -91,7 +91,7 @@ void config_print_usage(void) {
 }
 
 static int parse_u64(const char *s, unsigned long long *out) {
-  if (!*s || *s == '-' || *s == '+' || *s == ' ') return -1;
+  if (*s < '0' || *s > '9') return -1; /* strtoull skips white space, takes a sign */
   errno = 0;
   char *end;
   unsigned long long v = strtoull(s, &end, 10);

@@ -76,7 +76,9 @@ void time_format_http(int64_t ms, char *out) {
 }
 
 int time_parse_duration(const char *s, int64_t *out_ms) {
-  if (!s || !*s || *s == '-' || *s == '+') return -1;
+  /* strtoull would skip leading white space and accept a sign: only digits
+   * may start a duration. */
+  if (!s || *s < '0' || *s > '9') return -1;
   errno = 0;
   char *end;
   unsigned long long v = strtoull(s, &end, 10);

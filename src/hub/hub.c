@@ -110,6 +110,8 @@ void hub_publish(hub_t *h, hub_event_t *const *evs, size_t n) {
     if (evs[i]->seq > cur) atomic_store_explicit(&h->head, evs[i]->seq, memory_order_release);
   }
   for (int i = 0; i < h->nlisteners; i++) h->listeners[i].cb(h->listeners[i].arg, evs, n);
+  /* With no loops no delivery would ever release the batch. */
+  if (h->nloops == 0) return;
   batch_t *b = xmalloc(sizeof *b + n * sizeof(hub_event_t *));
   b->hub = h;
   b->n = n;
