@@ -29,6 +29,7 @@
 #include "http/http.h"
 #include "hub/hub.h"
 #include "rt/poll.h"
+#include "rt/rt.h"
 #include "store/store.h"
 
 static const http_route_t routes[] = {
@@ -37,6 +38,10 @@ static const http_route_t routes[] = {
     {HTTP_M_POST, "/api/_events", api_event_post},
     {HTTP_M_GET, "/api/_changes", rt_poll_handle},
     {HTTP_M_GET, "/api/{c}/_changes", rt_poll_handle},
+    {HTTP_M_GET, "/api/_ws", rt_ws_handle},
+    {HTTP_M_GET, "/api/_stream", rt_sse_handle},
+    {HTTP_M_GET, "/api/{c}/_stream", rt_sse_handle},
+    {HTTP_M_GET, "/api/_connections", rt_connections_handle},
     {HTTP_M_GET, "/api/{c}", api_doc_list},
     {HTTP_M_POST, "/api/{c}", api_doc_create},
     {HTTP_M_GET, "/api/{c}/{id}", api_doc_get},
@@ -72,6 +77,7 @@ static void stop_task(void *arg) {
   drain_t *d = arg;
   uv_close((uv_handle_t *)&d->timer, NULL);
   http_server_close_all(d->app->http, d->loop);
+  rt_loop_close(d->loop);
   loop_close_handles(d->loop);
 }
 

@@ -506,27 +506,32 @@ void http__conn_shutdown(http_conn_t *c) {
 typedef struct wreq {
   uv_write_t w;
   http_conn_t *c;
-  char *owned;   /* malloc'd body, freed after the write */
-  size_t nbytes;
-  bytes_t *bytes[];
+  char *owned;      /* malloc'd block, freed after the write */
+  bytes_t **refs;   /* references released after the write */
+  size_t nrefs;
+  bool refs_owned;  /* refs is a separate malloc'd array */
+  bytes_t *inline_refs[];
 } wreq_t;
+
+static void wreq_free(wreq_t *wr) {
+  free(wr->owned);
+  for (size_t i = 0; i < wr->nrefs; i++) bytes_unref(wr->refs[i]);
+  if (wr->refs_owned) free(wr->refs);
+  free(wr);
+}
 
 static void on_written(uv_write_t *w, int status) {
   wreq_t *wr = (wreq_t *)w;
   http_conn_t *c = wr->c;
-  free(wr->owned);
-  for (size_t i = 0; i < wr->nbytes; i++) bytes_unref(wr->bytes[i]);
-  free(wr);
+  wreq_free(wr);
   if (status == 0 && c->state == CONN_UPGRADED && c->up_ops && c->up_ops->on_drain) c->up_ops->on_drain(c->owner);
   if (status < 0 && status != UV_ECANCELED) http__conn_close(c);
   conn_unref(c);
 }
 
-static int conn_writev(http_conn_t *c, uv_buf_t *bufs, unsigned n, wreq_t *wr) {
+static int conn_writev(http_conn_t *c, const uv_buf_t *bufs, unsigned n, wreq_t *wr) {
   if (c->state == CONN_CLOSING || uv_is_closing((uv_handle_t *)&c->tcp)) {
-    free(wr->owned);
-    for (size_t i = 0; i < wr->nbytes; i++) bytes_unref(wr->bytes[i]);
-    free(wr);
+    wreq_free(wr);
     return UV_ECANCELED;
   }
   wr->c = c;
@@ -534,22 +539,27 @@ static int conn_writev(http_conn_t *c, uv_buf_t *bufs, unsigned n, wreq_t *wr) {
   int rc = uv_write(&wr->w, (uv_stream_t *)&c->tcp, bufs, n, on_written);
   if (rc != 0) {
     c->refs--;
-    free(wr->owned);
-    for (size_t i = 0; i < wr->nbytes; i++) bytes_unref(wr->bytes[i]);
-    free(wr);
+    wreq_free(wr);
     http__conn_close(c);
   }
   return rc;
 }
 
-int http_conn_write(http_conn_t *c, bytes_t *const *bufs, size_t n) {
-  wreq_t *wr = xmalloc(sizeof *wr + n * sizeof(bytes_t *));
+static wreq_t *wreq_new(size_t ninline, size_t extra) {
+  wreq_t *wr = xmalloc(sizeof *wr + ninline * sizeof(bytes_t *) + extra);
   wr->owned = NULL;
-  wr->nbytes = n;
+  wr->refs = wr->inline_refs;
+  wr->nrefs = 0;
+  wr->refs_owned = false;
+  return wr;
+}
+
+int http_conn_write(http_conn_t *c, bytes_t *const *bufs, size_t n) {
+  wreq_t *wr = wreq_new(n, 0);
   uv_buf_t small[16];
   uv_buf_t *ub = n <= 16 ? small : xmalloc(n * sizeof *ub);
   for (size_t i = 0; i < n; i++) {
-    wr->bytes[i] = bytes_ref(bufs[i]);
+    wr->refs[wr->nrefs++] = bytes_ref(bufs[i]);
     ub[i] = uv_buf_init(bufs[i]->data, (unsigned)bufs[i]->len);
   }
   int rc = conn_writev(c, ub, (unsigned)n, wr);
@@ -557,9 +567,18 @@ int http_conn_write(http_conn_t *c, bytes_t *const *bufs, size_t n) {
   return rc;
 }
 
+int http_conn_writev(http_conn_t *c, const uv_buf_t *iov, size_t n, bytes_t **refs, size_t nrefs, char *owned) {
+  wreq_t *wr = wreq_new(0, 0);
+  wr->owned = owned;
+  wr->refs = refs;
+  wr->nrefs = nrefs;
+  wr->refs_owned = refs != NULL;
+  if (!refs) wr->refs = wr->inline_refs;
+  return conn_writev(c, iov, (unsigned)n, wr);
+}
+
 int http_conn_write_copy(http_conn_t *c, const void *p, size_t n) {
-  wreq_t *wr = xmalloc(sizeof *wr);
-  wr->nbytes = 0;
+  wreq_t *wr = wreq_new(0, 0);
   wr->owned = xmalloc(n);
   memcpy(wr->owned, p, n);
   uv_buf_t b = uv_buf_init(wr->owned, (unsigned)n);
@@ -628,13 +647,11 @@ void http__send(http_req_t *req, int status, const char *ctype, const char *extr
   buf_puts(&h, "\r\n");
   bool send_body = !no_body && !req->head_only && len > 0;
   /* One allocation holds the write request and the header bytes. */
-  wreq_t *wr = xmalloc(sizeof *wr + h.len);
+  wreq_t *wr = wreq_new(0, h.len);
   char *hdr = (char *)(wr + 1);
   memcpy(hdr, h.data, h.len);
   uv_buf_t bufs[2] = {uv_buf_init(hdr, (unsigned)h.len), uv_buf_init(body, (unsigned)len)};
-  wr->nbytes = 0;
   if (send_body && !owned) {
-    /* Copy small bodies next to nothing: keep it simple, one owned block. */
     wr->owned = xmalloc(len);
     memcpy(wr->owned, body, len);
     bufs[1].base = wr->owned;

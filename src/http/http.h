@@ -138,6 +138,8 @@ void http_respond_owned(http_req_t *req, int status, const char *content_type, c
                         char *body, size_t len);
 /* problem+json: {"type":"about:blank","title":<reason>,"status":N,"detail":…} */
 void http_problem(http_req_t *req, int status, const char *detail);
+/* The same with extra preformatted header lines (e.g. "Allow: GET\r\n"). */
+void http_problem_with(http_req_t *req, int status, const char *detail, const char *extra_headers);
 void http_problemf(http_req_t *req, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* For a request whose connection was aborted: drop it without answering. */
 void http_req_release(http_req_t *req);
@@ -167,6 +169,10 @@ http_conn_t *http_upgrade(http_req_t *req, const char *head, size_t head_len, co
  * (shared frames: no copy). Returns 0 or a negative uv error. */
 int http_conn_write(http_conn_t *c, bytes_t *const *bufs, size_t n);
 int http_conn_write_copy(http_conn_t *c, const void *p, size_t n);
+/* Writes iov[0..n). refs (a malloc'd array of nrefs references) and owned
+ * (a malloc'd block the iovecs may point into) are transferred: released
+ * after the write, or at once on failure. Either may be NULL. */
+int http_conn_writev(http_conn_t *c, const uv_buf_t *iov, size_t n, bytes_t **refs, size_t nrefs, char *owned);
 /* Bytes queued and not yet written to the socket. */
 size_t http_conn_queued(const http_conn_t *c);
 /* Flushes what is queued, then closes (graceful) — or at once when

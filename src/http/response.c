@@ -68,6 +68,10 @@ void http__send_problem_with(http_req_t *req, int status, const char *detail, co
   http__send(req, status, "application/problem+json", extra, body, len, true);
 }
 
+void http_problem_with(http_req_t *req, int status, const char *detail, const char *extra_headers) {
+  http__send_problem_with(req, status, detail, extra_headers);
+}
+
 void http_problem(http_req_t *req, int status, const char *detail) {
   http__send_problem_with(req, status, detail, NULL);
 }

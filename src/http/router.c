@@ -59,7 +59,7 @@ void http__route(http_server_t *s, http_req_t *req) {
   http_slice_t params[HTTP_MAX_PARAMS];
   for (const http_route_t *r = s->routes; r && r->pattern; r++) {
     int literal;
-    http_slice_t tmp[HTTP_MAX_PARAMS];
+    http_slice_t tmp[HTTP_MAX_PARAMS] = {{0}};
     if (!match(r->pattern, req->path, tmp, &literal)) continue;
     if (literal < best) continue;
     if (literal > best) {
