@@ -530,3 +530,45 @@ test('reserved endpoints answer a wrong method with 405 and Allow', T, async (t)
   }
   assert.equal(await head(s), 0, 'nothing written');
 });
+
+test('numbers, strings and nesting round-trip exactly', T, async (t) => {
+  const s = await startHerald({ t });
+  const text = '{"n":{"f":0.1,"tiny":1e-7,"neg":-2.5,"int":9007199254740991,"big":1.5e300,"zero":0},"s":"é→🌍\\u0001\\n\\"\\\\","k\\u00e9y":[null,true,false,[],{}]}';
+  const r = await req(`${s.url}/api/nums`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: text });
+  expectStatus(r, 201);
+  const want = JSON.parse(text);
+  const g = await req(`${s.url}/api/nums/${r.json.id}`);
+  for (const k of Object.keys(want)) assert.deepEqual(g.json[k], want[k], `field ${k}: ${g.text}`);
+  assert.ok(!/0\.10000000000000001/.test(g.text), `0.1 must print as 0.1: ${g.text}`);
+  const ev = await req(`${s.url}/api/_changes?since=0`);
+  for (const k of Object.keys(want)) assert.deepEqual(ev.json.events[0].data[k], want[k], `event field ${k}`);
+});
+
+test('a large document under the default 1 MiB limit round-trips; over it is 413', { timeout: 30_000 }, async (t) => {
+  const s = await startHerald({ t });
+  const big = { blob: 'x'.repeat(900_000), arr: Array.from({ length: 1000 }, (_, i) => i) };
+  const r = await req(`${s.url}/api/large`, { method: 'POST', body: big });
+  expectStatus(r, 201, 'POST 900 KB');
+  const g = await req(`${s.url}/api/large/${r.json.id}`);
+  assert.equal(g.json.blob.length, 900_000);
+  assert.deepEqual(g.json.arr, big.arr);
+  assert.equal(await head(s), 1);
+});
+
+test('a client sending 1.1 MB (over the default limit) reads the 413 (lingering close, no EPIPE/RST)', T, async (t) => {
+  // The server may stop reading at the limit, but must not reset the connection
+  // before the client has read the answer (RFC 9112 §9.6: close the write side,
+  // keep draining the read side for a while).
+  const s = await startHerald({ t });
+  for (let i = 0; i < 5; i++) {
+    expectStatus(await req(`${s.url}/api/large`, { method: 'POST', body: { blob: 'x'.repeat(900_000) } }), 201);
+    let over;
+    try {
+      over = await req(`${s.url}/api/large`, { method: 'POST', body: { blob: 'y'.repeat(1_100_000) } });
+    } catch (e) {
+      assert.fail(`try ${i + 1}: the client never saw the 413: ${e.message}`);
+    }
+    expectProblem(over, 413, 'POST 1.1 MB');
+  }
+  assert.equal(await head(s), 5);
+});

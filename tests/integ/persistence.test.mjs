@@ -1,7 +1,7 @@
 // Durability: restart on the same database, kill -9 under load, orderly shutdown.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { T, startHerald, req, show, expectStatus, health, create, allChanges, allDocs, pool, sleep, withTimeout } from './lib/harness.mjs';
+import { T, startHerald, req, show, expectStatus, health, create, allChanges, allDocs, pool, sleep, withTimeout, RawConn, rawRequest } from './lib/harness.mjs';
 
 test('restart after SIGTERM: documents, events, head and epoch survive', T, async (t) => {
   const s = await startHerald({ t });
@@ -63,6 +63,7 @@ test('SIGINT also shuts down cleanly (exit 0) and the data survives', T, async (
 
 test('kill -9 under concurrent writes: every acknowledged write survives; the log matches the documents', { timeout: 60_000 }, async (t) => {
   const s = await startHerald({ t });
+  const { epoch } = await health(s);
   const N = 200;
   const acked = new Map(); // id -> body returned with 2xx
   let responses = 0;
@@ -90,6 +91,7 @@ test('kill -9 under concurrent writes: every acknowledged write survives; the lo
 
   await s.restart();
   const h = await health(s);
+  assert.equal(h.epoch, epoch, 'epoch survives kill -9');
   // every acknowledged write is there, unchanged
   for (const [id, body] of acked) {
     const g = await req(`${s.url}/api/crash/${id}`);
@@ -178,4 +180,28 @@ test('SIGTERM with writes in flight: every acknowledged write survives, exit 0',
     assert.deepEqual(g.json, body);
   }
   assert.equal((await health(s)).head, (await allDocs(s, 'drain')).length);
+});
+
+test('SIGTERM with idle keep-alive connections open: exit 0 within 5 s', T, async (t) => {
+  const s = await startHerald({ t });
+  const conns = [];
+  for (let i = 0; i < 20; i++) {
+    const c = await RawConn.open(s.port);
+    c.write(rawRequest('GET', '/healthz'));
+    conns.push(c);
+  }
+  const half = await RawConn.open(s.port);
+  half.write('GET /healthz HTTP/1.1\r\nHost: x\r\n'); // an unfinished request head
+  conns.push(half);
+  try {
+    for (const c of conns.slice(0, 20)) assert.equal((await c.waitResponses(1, 3000)).complete.length, 1);
+    const t0 = performance.now();
+    const r = await s.stop();
+    assert.equal(r.killed, false, `did not exit within 5 s of SIGTERM (idle connections open)`);
+    assert.equal(r.code, 0, `exit code ${r.code} signal ${r.signal}`);
+    assert.ok(performance.now() - t0 < 5000);
+    for (const c of conns) assert.ok(await c.waitClose(1000), 'connections are closed by the shutdown');
+  } finally {
+    for (const c of conns) c.destroy();
+  }
 });
