@@ -1,7 +1,7 @@
 // HTTP/1.1 on the wire: keep-alive, pipelining, chunked bodies, 100-continue, standard headers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { T, startHerald, req, expectStatus, head, RawConn, rawRequest, sleep } from './lib/harness.mjs';
+import { T, startHerald, req, show, expectStatus, head, RawConn, rawRequest, sleep } from './lib/harness.mjs';
 
 test('keep-alive: two requests on one connection', T, async (t) => {
   const s = await startHerald({ t });
@@ -190,4 +190,70 @@ test('a client that disconnects mid-request does not disturb the server', T, asy
   expectStatus(list, 200);
   // a request cut short never stores anything (a cut at offset 0 sends nothing)
   assert.equal(list.json.items.length, 0, JSON.stringify(list.json));
+});
+
+test('an idle keep-alive connection is closed after --idle-timeout', { timeout: 15_000 }, async (t) => {
+  const s = await startHerald({ t, args: ['--idle-timeout', '1s'] });
+  const c = await RawConn.open(s.port);
+  try {
+    c.write(rawRequest('GET', '/healthz'));
+    assert.equal((await c.waitResponses(1, 3000)).complete.length, 1);
+    const t0 = performance.now();
+    const closed = await c.waitClose(4000);
+    assert.ok(closed, 'idle connection still open 4 s after its last response (--idle-timeout 1s)');
+    const ms = performance.now() - t0;
+    assert.ok(ms >= 700 && ms <= 2500, `closed ${Math.round(ms)} ms after the last response`);
+  } finally {
+    c.destroy();
+  }
+});
+
+test('a request body that stalls past --body-timeout gets 408 and a close; nothing stored', { timeout: 15_000 }, async (t) => {
+  const s = await startHerald({ t, args: ['--body-timeout', '1s'] });
+  const c = await RawConn.open(s.port);
+  try {
+    c.write('POST /api/slow HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 20\r\n\r\n{"a":');
+    const closed = await c.waitClose(4000);
+    assert.ok(closed, `connection still open 4 s into a stalled body (--body-timeout 1s): ${JSON.stringify(c.text)}`);
+    const { complete } = await c.waitResponses(1, 10);
+    if (complete.length) assert.equal(complete[0].status, 408, complete[0].statusLine);
+    else assert.fail(`closed without a 408 response: ${JSON.stringify(c.text)}`);
+  } finally {
+    c.destroy();
+  }
+  assert.equal(await head(s), 0);
+});
+
+test('request smuggling shapes and bad framing → 400 and close', T, async (t) => {
+  const s = await startHerald({ t });
+  const cases = [
+    ['two different Content-Length', 'POST /api/c HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 7\r\nContent-Length: 8\r\n\r\n{"a":1}'],
+    ['negative Content-Length', 'POST /api/c HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: -7\r\n\r\n{"a":1}'],
+    ['non-numeric Content-Length', 'POST /api/c HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 7x\r\n\r\n{"a":1}'],
+    ['bad chunk size', 'POST /api/c HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{"a":1}\r\n0\r\n\r\n'],
+    ['unknown transfer coding', 'POST /api/c HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: gzip\r\n\r\n{"a":1}'],
+  ];
+  for (const [what, raw] of cases) {
+    const c = await RawConn.open(s.port);
+    try {
+      c.write(raw);
+      const closed = await c.waitClose(3000);
+      const { complete } = await c.waitResponses(1, 10);
+      assert.ok(complete.length >= 1 || closed, `${what}: neither a response nor a close: ${JSON.stringify(c.text)}`);
+      if (complete.length) assert.ok([400, 501].includes(complete[0].status), `${what}: ${complete[0].statusLine}`);
+      assert.ok(closed, `${what}: the connection must be closed after a framing error`);
+    } finally {
+      c.destroy();
+    }
+  }
+  s.checkAlive();
+  assert.equal(await head(s), 0, 'nothing stored');
+});
+
+test('a request target longer than the header limit → 414 or 431 problem', T, async (t) => {
+  const s = await startHerald({ t, args: ['--max-header', '4096'] });
+  const r = await req(`${s.url}/api/c?filter[x]=${'a'.repeat(6000)}`);
+  assert.ok([414, 431].includes(r.status), show(r));
+  assert.match(r.headers.get('content-type') || '', /^application\/problem\+json/);
+  expectStatus(await req(`${s.url}/healthz`), 200);
 });
