@@ -257,3 +257,46 @@ test('a request target longer than the header limit → 414 or 431 problem', T, 
   assert.match(r.headers.get('content-type') || '', /^application\/problem\+json/);
   expectStatus(await req(`${s.url}/healthz`), 200);
 });
+
+test('100 pipelined requests in one write → 100 responses in order', T, async (t) => {
+  const s = await startHerald({ t });
+  const reqs = [];
+  for (let i = 0; i < 100; i++) {
+    reqs.push(i % 2 ? rawRequest('GET', `/api/pp/d${i - 1}`) : rawRequest('PUT', `/api/pp/d${i}`, { body: { i } }));
+  }
+  const c = await RawConn.open(s.port);
+  try {
+    c.write(Buffer.concat(reqs));
+    const { complete } = await c.waitResponses(100, 10_000);
+    assert.equal(complete.length, 100, `got ${complete.length} responses`);
+    for (let i = 0; i < 100; i++) {
+      const r = complete[i];
+      if (i % 2) {
+        assert.equal(r.status, 200, `response ${i}: ${r.statusLine}`);
+        assert.equal(r.json.i, i - 1, `response ${i} answers request ${i}`);
+      } else {
+        assert.equal(r.status, 201, `response ${i}: ${r.statusLine}`);
+        assert.equal(r.json.id, `d${i}`);
+      }
+    }
+  } finally {
+    c.destroy();
+  }
+});
+
+test('a pipelined request behind a long-poll is answered after it, in order', T, async (t) => {
+  const s = await startHerald({ t });
+  const c = await RawConn.open(s.port);
+  const t0 = performance.now();
+  try {
+    c.write(Buffer.concat([rawRequest('GET', '/api/_changes?since=0&wait=1'), rawRequest('GET', '/healthz')]));
+    const { complete } = await c.waitResponses(2, 5000);
+    const ms = performance.now() - t0;
+    assert.equal(complete.length, 2, JSON.stringify(c.text));
+    assert.ok(Array.isArray(complete[0].json?.events), `first response is the long-poll: ${complete[0].text}`);
+    assert.equal(complete[1].json?.status, 'ok', `second response is /healthz: ${complete[1].text}`);
+    assert.ok(ms >= 850, `both answered after ${Math.round(ms)} ms: the long-poll must answer first (after ~1 s)`);
+  } finally {
+    c.destroy();
+  }
+});

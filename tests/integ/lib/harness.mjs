@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
+import { after } from 'node:test';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const REPO = path.resolve(here, '../../..');
@@ -36,6 +37,15 @@ function cleanupSync() {
   tmpDirs.clear();
 }
 process.on('exit', cleanupSync);
+// A server started without a test context (or left running by a failing test)
+// would keep this file's process alive: kill leftovers once the file's tests end.
+after(() => {
+  for (const p of live) {
+    try {
+      process.kill(p.pid, 'SIGKILL');
+    } catch {}
+  }
+});
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.on(sig, () => {
     cleanupSync();

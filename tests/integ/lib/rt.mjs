@@ -148,6 +148,23 @@ export class WsClient {
       timeoutMs,
     );
   }
+  /** Any message received so far or later (ignores pos) matching pred. */
+  find(pred, label = 'a message', timeoutMs = 5000) {
+    return this.until(
+      () => {
+        const m = this.msgs.find(pred);
+        if (m) return m;
+        if (this.closed) throw new Error(`connection closed while waiting for ${label}; ${this.describe()}`);
+        return null;
+      },
+      label,
+      timeoutMs,
+    );
+  }
+  /** Any message with this op (and sub), ignoring pos. */
+  findOp(op, sub, timeoutMs = 5000) {
+    return this.find((m) => m.op === op && (sub === undefined || m.sub === sub), `op ${op}${sub !== undefined ? ` sub ${sub}` : ''}`, timeoutMs);
+  }
   /** The next message with this op (and sub, if given). */
   nextOp(op, sub, timeoutMs = 5000) {
     return this.next((m) => m.op === op && (sub === undefined || m.sub === sub), `op ${op}${sub !== undefined ? ` sub ${sub}` : ''}`, timeoutMs);
