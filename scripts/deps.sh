@@ -10,9 +10,15 @@ cd "$(dirname "$0")/.."
 want=(build-essential cmake pkg-config libuv1-dev node-llhttp libjansson-dev libsqlite3-dev
       libssl-dev libcurl4-openssl-dev)
 case "${1:-}" in
-  test) want+=(nodejs npm curl clang chromium) ;;
-  bench) want+=(nodejs npm curl wrk nginx libnginx-mod-nchan) ;;
+  test) want+=(curl chromium) ;;
+  bench) want+=(curl wrk nginx libnginx-mod-nchan) ;;
 esac
+# Node.js may come from elsewhere than Debian (this machine kind ships Node 20
+# with npm 11); ask Debian for it only when the commands are missing.
+if [ -n "${1:-}" ]; then
+  command -v node >/dev/null 2>&1 || want+=(nodejs)
+  command -v npm >/dev/null 2>&1 || want+=(npm)
+fi
 
 missing=()
 for p in "${want[@]}"; do

@@ -19,6 +19,10 @@
 
 static void conn_process(http_conn_t *c);
 static void conn_unref(http_conn_t *c);
+static void conn_start_reading(http_conn_t *c);
+
+/* How long a connection closed after an error keeps draining input. */
+#define HTTP_LINGER_MS 2000
 
 static int64_t state_timeout(http_conn_t *c) {
   const config_t *cfg = c->srv->cfg;
@@ -272,17 +276,29 @@ void http__conn_close(http_conn_t *c) {
   }
 }
 
+static void on_linger_timeout(uv_timer_t *t) { http__conn_close(t->data); }
+
 static void on_shutdown_done(uv_shutdown_t *sr, int status) {
   http_conn_t *c = sr->data;
   free(sr);
-  http__conn_close(c);
+  if (c->lingering && status == 0 && !uv_is_closing((uv_handle_t *)&c->tcp)) {
+    /* Our answer is out and our side is shut: keep reading (and dropping)
+     * what the client still sends, so closing with unread bytes does not
+     * reset the connection and destroy the answer before it is read. */
+    uv_timer_start(&c->timer, on_linger_timeout, HTTP_LINGER_MS, 0);
+  } else {
+    http__conn_close(c);
+  }
   conn_unref(c);
 }
 
 /* Flush queued writes, then close. */
 static void conn_close_graceful(http_conn_t *c) {
   if (c->open_handles == 0 || uv_is_closing((uv_handle_t *)&c->tcp)) return;
-  if (c->reading) {
+  if (c->linger) {
+    c->lingering = true;
+    conn_start_reading(c);
+  } else if (c->reading) {
     uv_read_stop((uv_stream_t *)&c->tcp);
     c->reading = false;
   }
@@ -308,6 +324,7 @@ static void conn_fail(http_conn_t *c, int status, const char *detail) {
   rx_t *rx = c->rx;
   rx->req.keep_alive = false;
   c->close_after_response = true;
+  c->linger = true;
   if (!rx->req.target.p) {
     rx->req.target.p = rx->req.path.p = rx->req.query.p = "";
   }
@@ -352,6 +369,10 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
   loop_t *l = c->loop;
   if (b->base == l->read_buf) l->read_buf_busy = false;
   if (nread == 0) return;
+  if (c->lingering) {
+    if (nread < 0) http__conn_close(c); /* the client is done too */
+    return;                             /* drop what it still sends */
+  }
   if (nread < 0) {
     if (c->state == CONN_UPGRADED || c->state != CONN_HANDLING || (c->rx && c->rx->req.on_abort)) {
       http__conn_close(c);

@@ -61,6 +61,8 @@ struct http_conn {
   bool reading;
   bool in_process;     /* conn_process is on the stack */
   uint32_t served;     /* requests answered on this connection */
+  bool linger;         /* close after an error: drain input first */
+  bool lingering;      /* answer sent, write side shut, draining */
 };
 
 struct http_loop {
