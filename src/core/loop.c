@@ -93,17 +93,12 @@ void loop_close_handles(loop_t *l) {
 }
 
 void loop_free(loop_t *l) {
-  /* Drain anything posted after the loop stopped running. */
-  pthread_mutex_lock(&l->inbox_mu);
-  loop_task_t *t = l->inbox_head;
-  l->inbox_head = l->inbox_tail = NULL;
-  pthread_mutex_unlock(&l->inbox_mu);
-  while (t) {
-    loop_task_t *next = t->next;
-    t->fn(t->arg);
-    free(t);
-    t = next;
-  }
+  /* Run anything posted after the loop stopped, as if on the loop, so the
+   * tasks release what they hold (their handles are gone by now). */
+  loop_t *saved = current_loop;
+  current_loop = l;
+  inbox_drain(&l->inbox_async);
+  current_loop = saved;
   int rc = uv_loop_close(&l->uv);
   if (rc) LOG_W("loop %d: uv_loop_close: %s", l->index, uv_strerror(rc));
   pthread_mutex_destroy(&l->inbox_mu);

@@ -8,9 +8,11 @@
  * async callback drains the whole inbox each time.
  *
  * Lifecycle: loop_init() on the creating thread, loop_start() spawns the
- * thread (or loop_run() runs it on the calling thread), loop_stop() asks it
- * to finish, loop_join() waits. Posting after the loop has exited drops the
- * task's effect: tasks are freed but not run, so post only while it lives.
+ * thread (or loop_run() runs it on the calling thread); once every handle is
+ * closed (loop_close_handles() for its own) the run ends, and loop_join()
+ * waits for that. Tasks posted after the loop has exited run
+ * in loop_free() on the calling thread (as if on the loop, with no live
+ * handles), so that they release what they hold; post only while it lives.
  *
  * Each loop also owns a read buffer shared by its connections (DESIGN:
  * memory per connection, no fixed buffers per connection) and a cached HTTP

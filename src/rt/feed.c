@@ -96,7 +96,7 @@ static void on_read(void *ud, store_changes_result_t *res) {
   if (res->reset) {
     /* Too far behind: say so, then continue live from the head. */
     f->ops->on_reset(f, res->oldest, res->head);
-    if (res->head > f->last_seq) f->last_seq = res->head;
+    f->last_seq = res->head; /* also when since was ahead of the head */
     go_live(f);
     return;
   }
