@@ -340,20 +340,14 @@ void api_doc_list(http_req_t *req) {
   memcpy(coll, c.p, c.n);
   coll[c.n] = '\0';
   store_list_query_t q = {.collection = coll, .limit = 100};
-  char val[256];
-  int rc = http_query_get(req, "limit", val, sizeof val);
-  if (rc != 0) {
-    char *end;
-    errno = 0;
-    long v = rc > 0 ? strtol(val, &end, 10) : 0;
-    if (rc < 0 || errno || end == val || *end || v < 1 || v > 1000) {
-      http_problem(req, 400, "invalid 'limit': must be an integer from 1 to 1000");
-      return;
-    }
-    q.limit = (int)v;
+  long limit = 100;
+  if (http_query_int(req, "limit", 1, 1000, &limit) < 0) {
+    http_problem(req, 400, "invalid 'limit': must be an integer from 1 to 1000");
+    return;
   }
+  q.limit = (int)limit;
   char after[1024];
-  rc = http_query_get(req, "after", after, sizeof after);
+  int rc = http_query_get(req, "after", after, sizeof after);
   if (rc < 0 || (rc > 0 && after[0] == '\0')) {
     http_problem(req, 400, "invalid 'after': not a cursor from a previous page");
     return;

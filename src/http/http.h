@@ -128,6 +128,9 @@ bool http_header_has_token(const http_req_t *req, const char *name, const char *
  * Returns 1 if found, 0 if absent, -1 if too long or badly encoded. */
 int http_query_get(const http_req_t *req, const char *name, char *out, size_t outlen);
 int http_percent_decode(const char *in, size_t n, char *out, size_t outlen);
+/* Reads a decimal integer parameter (digits only, no sign or spaces) in
+ * [min, max]: 1 with *out set, 0 if absent, -1 if malformed or out of range. */
+int http_query_int(const http_req_t *req, const char *name, long min, long max, long *out);
 
 /* Answers the request. extra_headers is preformatted "Name: value\r\n"
  * lines (borrowed) or NULL. body is copied (http_respond) or transferred

@@ -79,3 +79,18 @@ int http_query_get(const http_req_t *req, const char *name, char *out, size_t ou
   }
   return found;
 }
+
+int http_query_int(const http_req_t *req, const char *name, long min, long max, long *out) {
+  char val[32];
+  int rc = http_query_get(req, name, val, sizeof val);
+  if (rc <= 0) return rc;
+  if (val[0] < '0' || val[0] > '9') return -1;
+  long v = 0;
+  for (const char *p = val; *p; p++) {
+    if (*p < '0' || *p > '9' || v > (max - (*p - '0')) / 10) return -1;
+    v = v * 10 + (*p - '0');
+  }
+  if (v < min) return -1;
+  *out = v;
+  return 1;
+}

@@ -199,16 +199,10 @@ void rt_poll_handle(http_req_t *req) {
   char pc[72];
   const char *path_coll = NULL;
   if (req->params[0].p) {
-    http_slice_t c = req->params[0];
-    bool ok = c.n > 0 && c.n < 65 && c.p[0] >= 'a' && c.p[0] <= 'z';
-    for (size_t i = 1; ok && i < c.n; i++)
-      ok = (c.p[i] >= 'a' && c.p[i] <= 'z') || (c.p[i] >= '0' && c.p[i] <= '9') || c.p[i] == '_' || c.p[i] == '-';
-    if (!ok) {
-      http_problem(req, 400, "invalid collection name in the path");
-      return;
-    }
-    memcpy(pc, c.p, c.n);
-    pc[c.n] = '\0';
+    /* filter_parse_query checks the name */
+    size_t n = req->params[0].n < sizeof pc - 1 ? req->params[0].n : sizeof pc - 1;
+    memcpy(pc, req->params[0].p, n);
+    pc[n] = '\0';
     path_coll = pc;
   }
   waiter_t *w = xcalloc(1, sizeof *w);
@@ -220,20 +214,14 @@ void rt_poll_handle(http_req_t *req) {
     free(w);
     return;
   }
-  w->limit = 100;
-  char val[64];
-  int rc = http_query_get(req, "limit", val, sizeof val);
-  if (rc != 0) {
-    char *end;
-    errno = 0;
-    long v = rc > 0 ? strtol(val, &end, 10) : 0;
-    if (rc < 0 || errno || end == val || *end || v < 1 || v > 1000) {
-      http_problem(req, 400, "invalid 'limit': must be an integer from 1 to 1000");
-      goto fail;
-    }
-    w->limit = (int)v;
+  long limit = 100;
+  if (http_query_int(req, "limit", 1, 1000, &limit) < 0) {
+    http_problem(req, 400, "invalid 'limit': must be an integer from 1 to 1000");
+    goto fail;
   }
-  rc = http_query_get(req, "wait", val, sizeof val);
+  w->limit = (int)limit;
+  char val[64];
+  int rc = http_query_get(req, "wait", val, sizeof val);
   if (rc != 0) {
     char *end;
     errno = 0;
