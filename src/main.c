@@ -9,7 +9,9 @@
  *   1. every loop: stop accepting, close idle connections, tell real-time
  *      clients to go (WebSocket 1001) and long-polls to answer now;
  *   2. wait (bounded) for in-flight requests to be answered;
- *   3. close the store: queued writes are committed and answered;
+ *   3. stop the webhook dispatcher (attempts in flight are abandoned and
+ *      retried after a restart), then close the store: queued writes are
+ *      committed and answered;
  *   4. every loop: close what is left and exit; join the threads. */
 #include <errno.h>
 #include <signal.h>
@@ -26,6 +28,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "hooks/hooks.h"
 #include "http/http.h"
 #include "hub/hub.h"
 #include "rt/poll.h"
@@ -42,6 +45,12 @@ static const http_route_t routes[] = {
     {HTTP_M_GET, "/api/_stream", rt_sse_handle},
     {HTTP_M_GET, "/api/{c}/_stream", rt_sse_handle},
     {HTTP_M_GET, "/api/_connections", rt_connections_handle},
+    {HTTP_M_GET, "/api/_webhooks", api_hook_list},
+    {HTTP_M_POST, "/api/_webhooks", api_hook_create},
+    {HTTP_M_GET, "/api/_webhooks/{id}", api_hook_get},
+    {HTTP_M_PATCH, "/api/_webhooks/{id}", api_hook_patch},
+    {HTTP_M_DELETE, "/api/_webhooks/{id}", api_hook_delete},
+    {HTTP_M_GET, "/api/_webhooks/{id}/deliveries", api_hook_deliveries},
     {HTTP_M_GET, "/api/{c}", api_doc_list},
     {HTTP_M_POST, "/api/{c}", api_doc_create},
     {HTTP_M_GET, "/api/{c}/{id}", api_doc_get},
@@ -132,11 +141,19 @@ int main(int argc, char **argv) {
     fprintf(stderr, "herald: cannot open database %s: %s\n", cfg.db_path, err);
     return 1;
   }
+  hooks_t *hooks = NULL;
+  if (hooks_start(app.store, hub, &cfg, &hooks, err, sizeof err) != 0) {
+    fprintf(stderr, "herald: cannot start the webhook dispatcher: %s\n", err);
+    store_close(app.store);
+    return 1;
+  }
+  app.hooks = hooks;
   app.http = http_server_new(&cfg, routes, api_static, &app);
   for (int i = 0; i < n; i++) {
     rc = http_server_listen(app.http, &loops[i]);
     if (rc != 0) {
       fprintf(stderr, "herald: cannot listen on %s:%d: %s\n", cfg.listen_host, cfg.listen_port, uv_strerror(rc));
+      hooks_stop(hooks);
       store_close(app.store);
       return 1;
     }
@@ -168,6 +185,7 @@ int main(int argc, char **argv) {
     if (all) break;
     sleep_ms(10);
   }
+  hooks_stop(hooks);
   store_close(app.store);
   for (int i = 0; i < n; i++) loop_post(&loops[i], stop_task, &drains[i]);
   for (int i = 0; i < n; i++) loop_join(&loops[i]);
@@ -176,6 +194,7 @@ int main(int argc, char **argv) {
     http_server_loop_free(&loops[i]);
   }
   http_server_free(app.http);
+  hooks_free(hooks);
   hub_free(hub);
   free(drains);
   free(loop_ptrs);

@@ -19,6 +19,12 @@ void api_doc_delete(http_req_t *req);  /* DELETE /api/{c}/{id} */
 void api_collections(http_req_t *req); /* GET    /api */
 void api_event_post(http_req_t *req);  /* POST   /api/_events */
 void api_healthz(http_req_t *req);     /* GET    /healthz */
+void api_hook_create(http_req_t *req);     /* POST   /api/_webhooks (webhooks.c) */
+void api_hook_list(http_req_t *req);       /* GET    /api/_webhooks */
+void api_hook_get(http_req_t *req);        /* GET    /api/_webhooks/{id} */
+void api_hook_patch(http_req_t *req);      /* PATCH  /api/_webhooks/{id} */
+void api_hook_delete(http_req_t *req);     /* DELETE /api/_webhooks/{id} */
+void api_hook_deliveries(http_req_t *req); /* GET    /api/_webhooks/{id}/deliveries */
 /* GET of an embedded asset ("/" is "/index.html"); false if none. */
 bool api_static(http_req_t *req);
 

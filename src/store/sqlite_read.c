@@ -155,6 +155,11 @@ static void rreq_deliver(void *arg) {
       for (size_t i = 0; i < r->res.changes.nevents; i++) hub_event_unref(r->res.changes.events[i]);
       free(r->res.changes.events);
       break;
+    case STORE__HOOK_GET:
+    case STORE__HOOK_LIST:
+    case STORE__HOOK_DELIVERIES:
+      store__hook_rdeliver(r);
+      break;
   }
   free(r->collection);
   free(r->id);
@@ -705,6 +710,11 @@ void *store__reader_main(void *arg) {
         break;
       case STORE__CHANGES:
         do_changes(rd, r);
+        break;
+      case STORE__HOOK_GET:
+      case STORE__HOOK_LIST:
+      case STORE__HOOK_DELIVERIES:
+        store__hook_read(rd, r);
         break;
     }
     store__rreq_finish(r);

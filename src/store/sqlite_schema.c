@@ -48,6 +48,32 @@ static const char *const migrations[] = {
     "  created_ms INTEGER NOT NULL"
     ");"
     "CREATE INDEX idempotency_created ON idempotency (created_ms);",
+    /* 1 -> 2: webhooks and their delivery log (sqlite_hooks.c). */
+    "CREATE TABLE webhooks ("
+    "  id TEXT PRIMARY KEY,"
+    "  url TEXT NOT NULL,"
+    "  secret TEXT NOT NULL,"
+    "  filter TEXT NOT NULL,"
+    "  enabled INTEGER NOT NULL,"
+    "  disabled_reason TEXT,"
+    "  cursor_seq INTEGER NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  updated_ms INTEGER NOT NULL,"
+    "  failing_since_ms INTEGER NOT NULL DEFAULT 0,"
+    "  reset_ms INTEGER NOT NULL DEFAULT 0"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE webhook_deliveries ("
+    "  n INTEGER PRIMARY KEY,"
+    "  webhook_id TEXT NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  attempt INTEGER NOT NULL,"
+    "  result TEXT NOT NULL,"
+    "  status INTEGER NOT NULL,"
+    "  error TEXT,"
+    "  duration_ms INTEGER NOT NULL,"
+    "  at_ms INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX webhook_deliveries_hook ON webhook_deliveries (webhook_id, n);",
 };
 #define NMIGRATIONS ((int64_t)(sizeof migrations / sizeof migrations[0]))
 

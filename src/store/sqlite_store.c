@@ -186,7 +186,10 @@ void store_write(store_t *s, loop_t *loop, const store_write_t *w, store_write_c
     r->idem_key = xstrdup(w->idem_key);
     r->idem_fp = xstrdup(w->idem_fingerprint ? w->idem_fingerprint : "");
   }
+  store__wreq_enqueue(s, r);
+}
 
+void store__wreq_enqueue(store_t *s, store__wreq_t *r) {
   /* Once queued, r belongs to the writer and may already be freed when the
    * lock is released: only the local verdict is looked at afterwards. */
   const char *refused = NULL;
@@ -214,7 +217,7 @@ void store_write(store_t *s, loop_t *loop, const store_write_t *w, store_write_c
 
 /* ---- reads --------------------------------------------------------------- */
 
-static void enqueue_read(store_t *s, store__rreq_t *r) {
+void store__rreq_enqueue(store_t *s, store__rreq_t *r) {
   int status = 0;
   const char *detail = NULL;
   pthread_mutex_lock(&s->rmu);
@@ -251,6 +254,11 @@ static void enqueue_read(store_t *s, store__rreq_t *r) {
     case STORE__CHANGES:
       r->res.changes.status = status, r->res.changes.detail = detail;
       break;
+    case STORE__HOOK_GET:
+    case STORE__HOOK_LIST:
+    case STORE__HOOK_DELIVERIES:
+      store__hook_rfail(r, status, detail);
+      break;
   }
   store__rreq_finish(r);
 }
@@ -268,7 +276,7 @@ void store_get(store_t *s, loop_t *loop, const char *collection, const char *id,
   r->cb.doc = cb;
   r->collection = xstrdup(collection ? collection : "");
   r->id = xstrdup(id ? id : "");
-  enqueue_read(s, r);
+  store__rreq_enqueue(s, r);
 }
 
 void store_list(store_t *s, loop_t *loop, const store_list_query_t *q, store_list_cb cb, void *ud) {
@@ -287,13 +295,13 @@ void store_list(store_t *s, loop_t *loop, const store_list_query_t *q, store_lis
       r->filters[i].value = xstrdup(q->filters[i].value ? q->filters[i].value : "");
     }
   }
-  enqueue_read(s, r);
+  store__rreq_enqueue(s, r);
 }
 
 void store_collections(store_t *s, loop_t *loop, store_collections_cb cb, void *ud) {
   store__rreq_t *r = rreq_new(STORE__COLLECTIONS, loop, ud);
   r->cb.colls = cb;
-  enqueue_read(s, r);
+  store__rreq_enqueue(s, r);
 }
 
 static char **dup_list(char *const *src, size_t n) {
@@ -316,5 +324,5 @@ void store_changes(store_t *s, loop_t *loop, const filter_t *filter, uint64_t si
     r->ntypes = filter->types ? filter->ntypes : 0;
     r->id = dup_or_null(filter->id);
   }
-  enqueue_read(s, r);
+  store__rreq_enqueue(s, r);
 }

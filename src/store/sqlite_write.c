@@ -119,13 +119,17 @@ void store__writer_finalize(store_t *s) {
     sqlite3_finalize(*list[i].st);
     *list[i].st = NULL;
   }
+  store__hook_wfinalize(s);
 }
 
 /* ---- answering ----------------------------------------------------------- */
 
 static void wreq_deliver(void *arg) {
   store__wreq_t *r = arg;
-  if (r->cb) r->cb(r->ud, &r->res);
+  if (r->hook)
+    store__hook_wdeliver(r);
+  else if (r->cb)
+    r->cb(r->ud, &r->res);
   free(r->res.doc);
   free(r->collection);
   free(r->id);
@@ -535,7 +539,9 @@ static int process_one(store_t *s, store__wreq_t *r, int64_t ts_ms, const char *
   }
   int rc = 0;
   if (r->idem_key) rc = idem_check(s, r, ts_ms);
-  if (rc == 0) {
+  if (r->hook) {
+    rc = store__hook_write(s, r);
+  } else if (rc == 0) {
     switch (r->kind) {
       case STORE_CREATE:
         rc = op_create(s, r, ts);

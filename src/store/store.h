@@ -173,4 +173,105 @@ typedef void (*store_changes_cb)(void *ud, store_changes_result_t *res);
 void store_changes(store_t *s, loop_t *loop, const filter_t *filter, uint64_t since, int limit,
                    store_changes_cb cb, void *ud);
 
+/* ---- webhooks (DESIGN "Webhooks"; sqlite_hooks.c) ------------------------
+ *
+ * The registry and the delivery log of the webhook dispatcher (src/hooks).
+ * Management writes (create, update, delete) and the dispatcher's records go
+ * through the writer thread like document writes (group commit; no event is
+ * published for them); reads go through the reader threads. Results follow
+ * the rules above: owned by the store, valid during the callback; a callback
+ * may take a malloc'd string field by setting it to NULL. */
+
+#define STORE_HOOK_DELIVERIES_KEPT 100 /* newest delivery records kept per webhook */
+
+typedef struct store_hook {
+  char id[130];
+  char *url;
+  char *secret;          /* "whsec_" + base64 */
+  char *filter;          /* JSON object text as filter_to_json() writes it */
+  bool enabled;
+  char *disabled_reason; /* NULL while enabled */
+  uint64_t cursor;       /* every matching event with seq <= cursor is delivered */
+  int64_t created_ms, updated_ms;
+  int64_t failing_since_ms; /* first failure of the current failing streak; 0 if none */
+  int64_t reset_ms;      /* when the cursor last fell out of retention; 0 if never */
+} store_hook_t;
+
+typedef struct store_hook_result {
+  int status;            /* 201 created, 200, 204 deleted; 404, 409, 503, 500 */
+  const char *detail;
+  store_hook_t hook;     /* filled for 200 and 201 */
+} store_hook_result_t;
+typedef void (*store_hook_cb)(void *ud, store_hook_result_t *res);
+
+/* Creates a webhook from h's id, url, secret and filter (borrowed). It is
+ * enabled, and its cursor is the head at its commit: it gets the events
+ * committed after it. 409 if the id is taken. */
+void store_hook_create(store_t *s, loop_t *loop, const store_hook_t *h, store_hook_cb cb, void *ud);
+
+typedef struct store_hook_update {
+  const char *id;
+  const char *url;      /* NULL: unchanged */
+  const char *filter;   /* NULL: unchanged */
+  int enabled;          /* -1 unchanged; 1 enable (clears the reason and the
+                           failing streak; the cursor stays); 0 disable */
+  const char *reason;   /* with enabled = 0 */
+} store_hook_update_t;
+/* 200 with the updated webhook, or 404. */
+void store_hook_update(store_t *s, loop_t *loop, const store_hook_update_t *u, store_hook_cb cb, void *ud);
+/* 204, or 404. The webhook's delivery records go with it. */
+void store_hook_delete(store_t *s, loop_t *loop, const char *id, store_hook_cb cb, void *ud);
+/* 200, or 404. */
+void store_hook_get(store_t *s, loop_t *loop, const char *id, store_hook_cb cb, void *ud);
+
+typedef struct store_hook_list_result {
+  int status; /* 200, 503, 500 */
+  const char *detail;
+  store_hook_t *hooks; /* by creation time; the array and its strings owned by the store */
+  size_t nhooks;
+} store_hook_list_result_t;
+typedef void (*store_hook_list_cb)(void *ud, store_hook_list_result_t *res);
+void store_hook_list(store_t *s, loop_t *loop, store_hook_list_cb cb, void *ud);
+
+/* What the dispatcher writes after an attempt (or to move an idle cursor).
+ * A batch of records is one write request, applied in order. */
+typedef struct store_hook_record {
+  const char *id;
+  const char *result;      /* "delivered", "failed", "reset", or NULL: no log row */
+  uint64_t seq;            /* the event attempted */
+  int attempt;             /* 1 for the first try of seq */
+  int status;              /* HTTP status, 0 if none */
+  const char *error;       /* NULL on success */
+  int64_t duration_ms;
+  int64_t at_ms;
+  uint64_t cursor;         /* > 0: raise the cursor to this (never lowers it) */
+  int64_t failing_since_ms; /* -1 unchanged, 0 clear, > 0 set */
+  const char *disable;     /* non-NULL: disable with this reason */
+  bool reset;              /* the cursor fell out of retention: set reset_ms */
+} store_hook_record_t;
+/* Fire and forget: failures are logged, not answered. A record for a
+ * webhook deleted meanwhile is dropped. */
+void store_hook_record(store_t *s, const store_hook_record_t *recs, size_t n);
+
+typedef struct store_hook_delivery {
+  uint64_t seq;
+  int attempt;
+  char result[16];
+  int status;
+  char *error; /* NULL if none */
+  int64_t duration_ms;
+  int64_t at_ms;
+} store_hook_delivery_t;
+
+typedef struct store_hook_deliveries_result {
+  int status; /* 200, 404, 503, 500 */
+  const char *detail;
+  store_hook_delivery_t *items; /* newest first */
+  size_t nitems;
+} store_hook_deliveries_result_t;
+typedef void (*store_hook_deliveries_cb)(void *ud, store_hook_deliveries_result_t *res);
+/* The newest records of a webhook, at most limit (1..STORE_HOOK_DELIVERIES_KEPT). */
+void store_hook_deliveries(store_t *s, loop_t *loop, const char *id, int limit, store_hook_deliveries_cb cb,
+                           void *ud);
+
 #endif

@@ -4,6 +4,7 @@
  *   sqlite_schema.c  connection pragmas, schema, ordered migrations, meta
  *   sqlite_write.c   the writer thread: group commit, publish, answer
  *   sqlite_read.c    reader threads: get, list, collections, changes
+ *   sqlite_hooks.c   the webhook registry and delivery log (both threads)
  *
  * Threads and ownership. Callers build a request (every string copied) and
  * append it to a queue under that queue's mutex; exactly one store thread
@@ -61,9 +62,18 @@ typedef struct store__wreq {
   const char *ev_type; /* "created", "updated", "deleted" or type */
   const char *ev_data; /* res.doc, body or NULL; borrowed from this request */
   size_t ev_data_len;
+  struct store__hookw *hook; /* a webhook write (sqlite_hooks.c) instead of a document write */
 } store__wreq_t;
 
-typedef enum { STORE__GET, STORE__LIST, STORE__COLLECTIONS, STORE__CHANGES } store__rkind_t;
+typedef enum {
+  STORE__GET,
+  STORE__LIST,
+  STORE__COLLECTIONS,
+  STORE__CHANGES,
+  STORE__HOOK_GET,        /* id */
+  STORE__HOOK_LIST,
+  STORE__HOOK_DELIVERIES, /* id, limit */
+} store__rkind_t;
 
 typedef struct store__rreq {
   struct store__rreq *next;
@@ -75,6 +85,9 @@ typedef struct store__rreq {
     store_list_cb list;
     store_collections_cb colls;
     store_changes_cb changes;
+    store_hook_cb hook;
+    store_hook_list_cb hooks;
+    store_hook_deliveries_cb deliveries;
   } cb;
   /* parameters, all owned */
   char *collection; /* GET, LIST */
@@ -95,6 +108,9 @@ typedef struct store__rreq {
     store_list_result_t list;
     store_collections_result_t colls;
     store_changes_result_t changes;
+    store_hook_result_t hook;
+    store_hook_list_result_t hooks;
+    store_hook_deliveries_result_t deliveries;
   } res;
 } store__rreq_t;
 
@@ -148,6 +164,7 @@ struct store {
   store__wstmts_t ws;
   uint64_t w_head;      /* writer-owned copy of head, inside transactions */
   uint64_t pruned_upto; /* writer-owned: highest seq deleted by retention */
+  struct store__hook_wstmts *hook_ws; /* writer-owned, prepared on first use */
 
   /* read queue and reader threads */
   pthread_mutex_t rmu;
@@ -179,6 +196,26 @@ void store__writer_finalize(store_t *s);
 void *store__writer_main(void *arg);
 /* Answers r (callback on its loop, or inline) and frees it afterwards. */
 void store__wreq_finish(store__wreq_t *r);
+
+/* Queues r for the writer, or answers it 503 at once (closing, or full). */
+void store__wreq_enqueue(store_t *s, store__wreq_t *r);
+/* Queues r for the readers, or answers it 503 at once. */
+void store__rreq_enqueue(store_t *s, store__rreq_t *r);
+
+/* ---- sqlite_hooks.c ---------------------------------------------------- */
+
+/* Writer thread, inside the batch transaction: runs r->hook. Returns -1 on
+ * a SQLite error (the caller rolls back to the request's savepoint). */
+int store__hook_write(store_t *s, store__wreq_t *r);
+/* Answers a webhook write (from store__wreq_finish) and frees r->hook. */
+void store__hook_wdeliver(store__wreq_t *r);
+void store__hook_wfinalize(store_t *s);
+/* Reader thread: runs a STORE__HOOK_* read. */
+void store__hook_read(store__reader_t *rd, store__rreq_t *r);
+/* Sets the status of a STORE__HOOK_* read answered without running it. */
+void store__hook_rfail(store__rreq_t *r, int status, const char *detail);
+/* Answers a STORE__HOOK_* read and frees its result. */
+void store__hook_rdeliver(store__rreq_t *r);
 
 /* ---- sqlite_read.c ----------------------------------------------------- */
 
