@@ -41,8 +41,9 @@ static void conn_set_state(http_conn_t *c, conn_state_t st) {
   c->state = st;
   if (c->open_handles == 0) return;
   int64_t ms = state_timeout(c);
-  if (ms > 0) uv_timer_start(&c->timer, on_timeout, (uint64_t)ms, 0);
-  else uv_timer_stop(&c->timer);
+  if (!c->timer || uv_is_closing((uv_handle_t *)c->timer)) return;
+  if (ms > 0) uv_timer_start(c->timer, on_timeout, (uint64_t)ms, 0);
+  else uv_timer_stop(c->timer);
 }
 
 /* ---- llhttp callbacks --------------------------------------------------- */
@@ -250,6 +251,10 @@ static void conn_unref(http_conn_t *c) {
 
 static void on_handle_closed(uv_handle_t *h) {
   http_conn_t *c = h->data;
+  if (h == (uv_handle_t *)c->timer) {
+    free(c->timer);
+    c->timer = NULL;
+  }
   if (--c->open_handles > 0) return;
   if (c->up_ops && c->up_ops->on_close) c->up_ops->on_close(c->owner);
   c->up_ops = NULL;
@@ -266,8 +271,10 @@ void http__conn_close(http_conn_t *c) {
   if (c->next) c->next->prev = c->prev;
   c->prev = c->next = NULL;
   hl->count--;
-  uv_timer_stop(&c->timer);
-  uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+  if (c->timer && !uv_is_closing((uv_handle_t *)c->timer)) {
+    uv_timer_stop(c->timer);
+    uv_close((uv_handle_t *)c->timer, on_handle_closed);
+  }
   uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
   if (was == CONN_HANDLING && c->rx && !c->rx->req.answered && c->rx->req.on_abort) {
     http_abort_cb cb = c->rx->req.on_abort;
@@ -281,11 +288,11 @@ static void on_linger_timeout(uv_timer_t *t) { http__conn_close(t->data); }
 static void on_shutdown_done(uv_shutdown_t *sr, int status) {
   http_conn_t *c = sr->data;
   free(sr);
-  if (c->lingering && status == 0 && !uv_is_closing((uv_handle_t *)&c->tcp)) {
+  if (c->lingering && c->timer && status == 0 && !uv_is_closing((uv_handle_t *)&c->tcp)) {
     /* Our answer is out and our side is shut: keep reading (and dropping)
      * what the client still sends, so closing with unread bytes does not
      * reset the connection and destroy the answer before it is read. */
-    uv_timer_start(&c->timer, on_linger_timeout, HTTP_LINGER_MS, 0);
+    uv_timer_start(c->timer, on_linger_timeout, HTTP_LINGER_MS, 0);
   } else {
     http__conn_close(c);
   }
@@ -305,7 +312,7 @@ static void conn_close_graceful(http_conn_t *c) {
   uv_shutdown_t *sr = xmalloc(sizeof *sr);
   sr->data = c;
   c->refs++;
-  uv_timer_stop(&c->timer);
+  if (c->timer && !uv_is_closing((uv_handle_t *)c->timer)) uv_timer_stop(c->timer);
   if (uv_shutdown(sr, (uv_stream_t *)&c->tcp, on_shutdown_done) != 0) {
     free(sr);
     c->refs--;
@@ -489,8 +496,9 @@ void http__conn_accept(http_server_t *s, http_loop_t *hl, uv_stream_t *listener)
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
     return;
   }
-  uv_timer_init(&loop->uv, &c->timer);
-  c->timer.data = c;
+  c->timer = xmalloc(sizeof *c->timer);
+  uv_timer_init(&loop->uv, c->timer);
+  c->timer->data = c;
   c->open_handles = 2;
   c->refs = 1;
   uv_tcp_nodelay(&c->tcp, 1);
@@ -707,6 +715,8 @@ http_conn_t *http_upgrade(http_req_t *req, const char *head, size_t head_len, co
   c->owner = owner;
   c->close_after_response = false;
   conn_set_state(c, CONN_UPGRADED);
+  uv_timer_stop(c->timer);
+  uv_close((uv_handle_t *)c->timer, on_handle_closed);
   if (head_len) http_conn_write_copy(c, head, head_len);
   conn_start_reading(c);
   conn_unref(c); /* the request's reference; the handles' one remains */

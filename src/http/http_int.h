@@ -46,7 +46,9 @@ typedef struct rx {
 
 struct http_conn {
   uv_tcp_t tcp;
-  uv_timer_t timer;
+  uv_timer_t *timer;   /* HTTP timeouts; closed and freed on upgrade (the rt
+                          layer's per-loop sweep takes over), so an idle
+                          upgraded connection does not carry it */
   http_server_t *srv;
   http_loop_t *hl;
   loop_t *loop;

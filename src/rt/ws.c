@@ -41,10 +41,14 @@ typedef struct ws_sub {
   struct ws_sub *next;
   ws_conn_t *wc;
   feed_t *feed;
-  uint8_t prefix_len;
-  char prefix[24 + 2 * WS_SUB_ID_MAX + 12]; /* {"op":"event","sub":"…","event": */
-  char id[WS_SUB_ID_MAX + 1];
+  uint32_t prefix_len;
+  uint32_t id_len;
+  /* The envelope prefix of every event frame, then the sub id (NUL-ended):
+   * {"op":"event","sub":"<id>","event":<id>\0 — sized to fit, no more. */
+  char prefix[];
 } ws_sub_t;
+
+#define SUB_ID(s) ((s)->prefix + (s)->prefix_len)
 
 struct ws_conn {
   rt_conn_t base;
@@ -148,14 +152,14 @@ static void on_feed_flush(feed_t *f) {
 static void on_feed_reset(feed_t *f, uint64_t oldest, uint64_t head) {
   ws_sub_t *s = f->owner;
   char msg[256];
-  int n = snprintf(msg, sizeof msg, "{\"op\":\"reset\",\"sub\":\"%s\",\"oldest\":%llu,\"head\":%llu}", s->id,
+  int n = snprintf(msg, sizeof msg, "{\"op\":\"reset\",\"sub\":\"%s\",\"oldest\":%llu,\"head\":%llu}", SUB_ID(s),
                    (unsigned long long)oldest, (unsigned long long)head);
   send_text_copy(s->wc, msg, (size_t)n);
 }
 
 static void on_feed_error(feed_t *f, int status, const char *detail) {
   ws_sub_t *s = f->owner;
-  send_error(s->wc, s->id, "unavailable", detail ? detail : "the store could not replay events");
+  send_error(s->wc, SUB_ID(s), "unavailable", detail ? detail : "the store could not replay events");
   flush(s->wc);
 }
 
@@ -177,7 +181,7 @@ static const feed_ops_t feed_ops = {
 
 static ws_sub_t *find_sub(ws_conn_t *wc, const char *id) {
   for (ws_sub_t *s = wc->subs; s; s = s->next)
-    if (strcmp(s->id, id) == 0) return s;
+    if (strcmp(SUB_ID(s), id) == 0) return s;
   return NULL;
 }
 
@@ -207,9 +211,15 @@ static void do_subscribe(ws_conn_t *wc, json_t *msg) {
     send_error(wc, sub, "too_many_subscriptions", "this connection has reached its subscription limit");
     return;
   }
-  ws_sub_t *s = xcalloc(1, sizeof *s);
+  /* sub ids need no JSON escaping: valid_sub_id allows [A-Za-z0-9_.:-] */
+  size_t idlen = strlen(sub);
+  size_t plen = sizeof "{\"op\":\"event\",\"sub\":\"\",\"event\":" - 1 + idlen;
+  ws_sub_t *s = xcalloc(1, sizeof *s + plen + idlen + 1);
   s->wc = wc;
-  memcpy(s->id, sub, strlen(sub) + 1);
+  s->prefix_len = (uint32_t)plen;
+  s->id_len = (uint32_t)idlen;
+  snprintf(s->prefix, plen + 1, "{\"op\":\"event\",\"sub\":\"%s\",\"event\":", sub);
+  memcpy(s->prefix + plen, sub, idlen + 1);
   s->feed = feed_new(wc->app, wc->loop, &feed_ops, s);
   static const char *const extra[] = {"op", "sub", NULL};
   char detail[256];
@@ -219,12 +229,11 @@ static void do_subscribe(ws_conn_t *wc, json_t *msg) {
     free(s);
     return;
   }
-  s->prefix_len = (uint8_t)snprintf(s->prefix, sizeof s->prefix, "{\"op\":\"event\",\"sub\":\"%s\",\"event\":", s->id);
   s->next = wc->subs;
   wc->subs = s;
   wc->nsubs++;
   char ack[160];
-  int n = snprintf(ack, sizeof ack, "{\"op\":\"subscribed\",\"sub\":\"%s\",\"head\":%llu}", s->id,
+  int n = snprintf(ack, sizeof ack, "{\"op\":\"subscribed\",\"sub\":\"%s\",\"head\":%llu}", SUB_ID(s),
                    (unsigned long long)hub_loop_head(wc->app->hub, wc->loop));
   send_text_copy(wc, ack, (size_t)n);
   feed_start(s->feed);
@@ -254,7 +263,7 @@ static void do_unsubscribe(ws_conn_t *wc, json_t *msg) {
     return;
   }
   char id[WS_SUB_ID_MAX + 1];
-  memcpy(id, s->id, sizeof id);
+  memcpy(id, SUB_ID(s), s->id_len + 1);
   remove_sub(wc, s);
   char ack[128];
   int n = snprintf(ack, sizeof ack, "{\"op\":\"unsubscribed\",\"sub\":\"%s\"}", id);
