@@ -60,7 +60,9 @@ function bodyOf(doc) {
 }
 
 function preview(doc) {
-  const s = JSON.stringify(bodyOf(doc));
+  const s = Object.entries(bodyOf(doc))
+    .map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
+    .join(', ');
   return s.length > 140 ? s.slice(0, 139) + '…' : s;
 }
 
@@ -487,7 +489,7 @@ function addFeed(ev) {
       'span',
       { class: 'what' },
       el('a', { href: `#${ev.collection}`, class: 'coll', text: ev.collection }),
-      ev.id ? el('span', { class: 'id mono', title: ev.id, text: shortId(ev.id, 0, 12) }) : null,
+      ev.id ? el('span', { class: 'id mono', title: ev.id, text: shortId(ev.id, 10, 10) }) : null,
     ),
     el('time', { datetime: ev.ts ?? '', class: 'ts mono', text: timeOf(ev.ts) }),
   );
