@@ -10,8 +10,9 @@
  * Bodies are validated here (the URL with curl's parser through
  * hooks_url_check, the filter with filter_from_json); the store keeps the
  * registry, and after each committed change the dispatcher is told to
- * re-read that webhook (hooks_changed), so the API never touches delivery
- * state directly.
+ * re-read that webhook (hooks_changed); the answer waits until it has, so
+ * once a client hears back, its next write meets the new settings. The API
+ * never touches delivery state directly.
  *
  * Representation. The request's filter fields are the subscription ones
  * (collections, types, id, payload). In a webhook's representation "id" is
@@ -88,6 +89,40 @@ static void respond_json(http_req_t *req, int status, json_t *v, const char *ext
   http_respond_owned(req, status, "application/json", extra_headers, body, len);
 }
 
+/* An answer held until the dispatcher has applied the change it reports. */
+typedef struct reply {
+  http_req_t *req;
+  int status;
+  char *body; /* NULL for 204 */
+  size_t len;
+  char *headers;
+} reply_t;
+
+static void send_reply(void *arg) {
+  reply_t *r = arg;
+  if (r->body)
+    http_respond_owned(r->req, r->status, "application/json", r->headers, r->body, r->len);
+  else
+    http_respond(r->req, r->status, NULL, r->headers, NULL, 0);
+  free(r->headers);
+  free(r);
+}
+
+/* Tells the dispatcher webhook id changed and answers once it has applied
+ * it: after a 2xx, the client's next write meets the new settings. v is
+ * transferred (NULL: no body). */
+static void respond_after_apply(http_req_t *req, const char *id, int status, json_t *v, const char *extra_headers) {
+  reply_t *r = xcalloc(1, sizeof *r);
+  r->req = req;
+  r->status = status;
+  if (v) {
+    r->body = json_compact(v, &r->len);
+    json_decref(v);
+  }
+  r->headers = extra_headers ? xstrdup(extra_headers) : NULL;
+  hooks_changed(app_of(req)->hooks, id, req->loop, send_reply, r);
+}
+
 /* ---- shared checks ---------------------------------------------------------- */
 
 /* Parses the body as a JSON object whose keys are all in allowed; answers
@@ -149,10 +184,9 @@ static void on_created(void *ud, store_hook_result_t *res) {
     http_problem(req, res->status, res->detail);
     return;
   }
-  hooks_changed(app_of(req)->hooks, res->hook.id);
   buf_t h = BUF_INIT;
   buf_printf(&h, "Location: /api/_webhooks/%s\r\n", res->hook.id);
-  respond_json(req, 201, hook_json(&res->hook, true), buf_cstr(&h));
+  respond_after_apply(req, res->hook.id, 201, hook_json(&res->hook, true), buf_cstr(&h));
   buf_free(&h);
 }
 
@@ -230,8 +264,7 @@ static void on_updated(void *ud, store_hook_result_t *res) {
     http_problem(req, res->status, res->detail);
     return;
   }
-  hooks_changed(app_of(req)->hooks, res->hook.id);
-  respond_json(req, 200, hook_json(&res->hook, false), NULL);
+  respond_after_apply(req, res->hook.id, 200, hook_json(&res->hook, false), NULL);
 }
 
 /* Builds the merge patch for the stored filter from the filter fields the
@@ -305,8 +338,7 @@ static void on_deleted(void *ud, store_hook_result_t *res) {
   if (res->status != 204) {
     http_problem(req, res->status, res->detail);
   } else {
-    hooks_changed(app_of(req)->hooks, c->id);
-    http_respond(req, 204, NULL, NULL, NULL, 0);
+    respond_after_apply(req, c->id, 204, NULL, NULL);
   }
   free(c);
 }
@@ -354,17 +386,10 @@ static void on_deliveries(void *ud, store_hook_deliveries_result_t *res) {
 void api_hook_deliveries(http_req_t *req) {
   char id[130];
   if (!path_id(req, id)) return;
-  int limit = STORE_HOOK_DELIVERIES_KEPT;
-  char v[16];
-  int got = http_query_get(req, "limit", v, sizeof v);
-  if (got != 0) {
-    char *end = NULL;
-    long n = got > 0 ? strtol(v, &end, 10) : 0;
-    if (got < 0 || !end || *end || end == v || n < 1 || n > STORE_HOOK_DELIVERIES_KEPT) {
-      http_problemf(req, 400, "invalid 'limit': must be an integer from 1 to %d", STORE_HOOK_DELIVERIES_KEPT);
-      return;
-    }
-    limit = (int)n;
+  long limit = STORE_HOOK_DELIVERIES_KEPT;
+  if (http_query_int(req, "limit", 1, STORE_HOOK_DELIVERIES_KEPT, &limit) < 0) {
+    http_problemf(req, 400, "invalid 'limit': must be an integer from 1 to %d", STORE_HOOK_DELIVERIES_KEPT);
+    return;
   }
-  store_hook_deliveries(app_of(req)->store, req->loop, id, limit, on_deliveries, req);
+  store_hook_deliveries(app_of(req)->store, req->loop, id, (int)limit, on_deliveries, req);
 }

@@ -286,6 +286,17 @@ int hooks_url_check(const char *url, char *detail, size_t detail_len) {
       goto out;
     }
   }
+  /* curl's parser forgives "http:/host" and "http:///host"; a webhook URL
+   * must spell its authority out. */
+  size_t sl = strncasecmp(url, "http://", 7) == 0 ? 7 : strncasecmp(url, "https://", 8) == 0 ? 8 : 0;
+  if (sl == 0) {
+    snprintf(detail, detail_len, "'url' must be an absolute http:// or https:// URL");
+    goto out;
+  }
+  if (url[sl] == '/' || url[sl] == '\0') {
+    snprintf(detail, detail_len, "'url' must name a host");
+    goto out;
+  }
   u = curl_url();
   if (!u) {
     snprintf(detail, detail_len, "out of memory");

@@ -493,12 +493,27 @@ static void hook_apply(hook_t *h, const store_hook_t *row) {
 
 /* ---- reloads ----------------------------------------------------------------- */
 
-static void pump_reloads(hooks_t *d);
-
+/* A change to apply: re-read id, then tell whoever asked (done on loop). */
 typedef struct reload {
   hooks_t *d;
   char *id;
+  loop_t *loop;
+  hooks_done_cb done;
+  void *ud;
 } reload_t;
+
+static void reload_finish(reload_t *rl) {
+  if (rl->done) {
+    if (rl->loop)
+      loop_post(rl->loop, rl->done, rl->ud);
+    else
+      rl->done(rl->ud);
+  }
+  free(rl->id);
+  free(rl);
+}
+
+static void pump_reloads(hooks_t *d);
 
 static void on_reload(void *ud, store_hook_result_t *res) {
   reload_t *rl = ud;
@@ -506,8 +521,7 @@ static void on_reload(void *ud, store_hook_result_t *res) {
   d->store_pending--;
   d->reload_busy = false;
   if (d->stopping) {
-    free(rl->id);
-    free(rl);
+    reload_finish(rl);
     maybe_finish_stop(d);
     return;
   }
@@ -526,16 +540,13 @@ static void on_reload(void *ud, store_hook_result_t *res) {
     LOG_W("hooks: webhook %s: reading it failed (%d %s); change not applied until restart", rl->id,
           res->status, res->detail ? res->detail : "");
   }
-  free(rl->id);
-  free(rl);
+  reload_finish(rl);
   pump_reloads(d);
 }
 
 static void pump_reloads(hooks_t *d) {
   if (d->reload_busy || !d->loaded || d->stopping || d->nreloads == 0) return;
-  reload_t *rl = xmalloc(sizeof *rl);
-  rl->d = d;
-  rl->id = d->reloads[0];
+  reload_t *rl = d->reloads[0];
   d->nreloads--;
   memmove(d->reloads, d->reloads + 1, d->nreloads * sizeof *d->reloads);
   d->reload_busy = true;
@@ -543,33 +554,52 @@ static void pump_reloads(hooks_t *d) {
   store_hook_get(d->store, &d->loop, rl->id, on_reload, rl);
 }
 
+/* Answers every reload still queued (stop). */
+static void drop_reloads(hooks_t *d) {
+  for (size_t i = 0; i < d->nreloads; i++) reload_finish(d->reloads[i]);
+  d->nreloads = 0;
+}
+
 static void on_changed(void *arg) {
   reload_t *rl = arg;
   hooks_t *d = rl->d;
   if (d->stopping) {
-    free(rl->id);
-    free(rl);
+    reload_finish(rl);
     return;
   }
   if (d->nreloads == d->reloads_cap) {
     d->reloads_cap = d->reloads_cap ? 2 * d->reloads_cap : 16;
     d->reloads = xrealloc(d->reloads, d->reloads_cap * sizeof *d->reloads);
   }
-  d->reloads[d->nreloads++] = rl->id;
-  free(rl);
+  d->reloads[d->nreloads++] = rl;
   pump_reloads(d);
 }
 
-void hooks_changed(hooks_t *d, const char *id) {
-  if (!d || !id) return;
-  pthread_mutex_lock(&d->listen_mu);
-  bool open = d->listen_open;
-  pthread_mutex_unlock(&d->listen_mu);
-  if (!open) return; /* stopping: the store has it for the next start */
-  reload_t *rl = xmalloc(sizeof *rl);
+void hooks_changed(hooks_t *d, const char *id, loop_t *loop, hooks_done_cb done, void *ud) {
+  reload_t *rl = xcalloc(1, sizeof *rl);
   rl->d = d;
-  rl->id = xstrdup(id);
-  loop_post(&d->loop, on_changed, rl);
+  rl->id = xstrdup(id ? id : "");
+  rl->loop = loop;
+  rl->done = done;
+  rl->ud = ud;
+  bool posted = false;
+  if (d) {
+    /* Posted under the lock that hooks_stop takes to close: a reload is
+     * either in the inbox before the stop task, or not posted at all. */
+    pthread_mutex_lock(&d->listen_mu);
+    if (d->listen_open) {
+      loop_post(&d->loop, on_changed, rl);
+      posted = true;
+    }
+    pthread_mutex_unlock(&d->listen_mu);
+  }
+  if (!posted) {
+    /* No dispatcher (or it is stopping): the store has the change for the
+     * next start. Answer on the caller's thread. */
+    if (done) done(ud);
+    free(rl->id);
+    free(rl);
+  }
 }
 
 /* ---- start --------------------------------------------------------------------- */
@@ -698,6 +728,7 @@ static void on_stop(void *arg) {
     uv_timer_stop(&h->timer);
   }
   if (abandoned) LOG_I("hooks: %zu attempt(s) abandoned; they are retried after a restart", abandoned);
+  drop_reloads(d);
   save_cursors(d);
   flush_records(d);
   maybe_finish_stop(d);
@@ -715,9 +746,7 @@ void hooks_stop(hooks_t *d) {
 
 void hooks_free(hooks_t *d) {
   if (!d) return;
-  /* Runs what was posted after the loop ended (late reload requests). */
   loop_free(&d->loop);
-  for (size_t i = 0; i < d->nreloads; i++) free(d->reloads[i]);
   free(d->reloads);
   free(d->recs);
   free(d->rec_strs);

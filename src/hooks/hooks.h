@@ -55,9 +55,14 @@ typedef struct hooks hooks_t;
 int hooks_start(store_t *store, hub_t *hub, const config_t *cfg, hooks_t **out, char *err, size_t errlen);
 /* Re-reads webhook id from the store and applies what changed: a new one
  * starts from its cursor, a disabled one stops, a re-enabled one resumes
- * from its cursor, a deleted one is dropped (an attempt in flight is
- * abandoned). Thread-safe; never blocks. NULL d is a no-op. */
-void hooks_changed(hooks_t *d, const char *id);
+ * from its cursor, a changed filter re-reads from the cursor, a deleted one
+ * is dropped (an attempt in flight is abandoned). Then done(ud) runs on
+ * loop (on the calling thread when loop is NULL, or at once when d is NULL
+ * or stopping): an API handler answers from it, so its client's next write
+ * already meets the new settings. Thread-safe; never blocks. done may be
+ * NULL. */
+typedef void (*hooks_done_cb)(void *ud);
+void hooks_changed(hooks_t *d, const char *id, loop_t *loop, hooks_done_cb done, void *ud);
 void hooks_stop(hooks_t *d);
 void hooks_free(hooks_t *d);
 

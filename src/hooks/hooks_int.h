@@ -102,7 +102,7 @@ struct hooks {
   uint64_t rng;          /* xorshift state for jitter */
 
   /* reloads run one at a time, in order */
-  char **reloads;
+  struct reload **reloads;
   size_t nreloads, reloads_cap;
   bool reload_busy;
   bool loaded;           /* the initial list has been applied */

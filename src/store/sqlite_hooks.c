@@ -101,7 +101,8 @@ static int wprepare(store_t *s) {
       /* ?4: -1 keep, 1 enable, 0 disable. Enabling a disabled webhook ends
        * its failing streak; the right-hand sides see the old row. */
       {&w->upd,
-       "UPDATE webhooks SET url = coalesce(?2, url), filter = coalesce(?3, filter), "
+       "UPDATE webhooks SET url = coalesce(?2, url), "
+       "filter = CASE WHEN ?3 IS NULL THEN filter ELSE json_patch(filter, ?3) END, "
        "failing_since_ms = CASE WHEN ?4 = 1 AND enabled = 0 THEN 0 ELSE failing_since_ms END, "
        "disabled_reason = CASE ?4 WHEN 1 THEN NULL WHEN 0 THEN ?5 ELSE disabled_reason END, "
        "enabled = CASE ?4 WHEN 1 THEN 1 WHEN 0 THEN 0 ELSE enabled END, updated_ms = ?6 WHERE id = ?1"},

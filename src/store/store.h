@@ -212,7 +212,8 @@ void store_hook_create(store_t *s, loop_t *loop, const store_hook_t *h, store_ho
 typedef struct store_hook_update {
   const char *id;
   const char *url;      /* NULL: unchanged */
-  const char *filter;   /* NULL: unchanged */
+  const char *filter;   /* NULL: unchanged; else an RFC 7396 merge patch
+                           applied to the stored filter object */
   int enabled;          /* -1 unchanged; 1 enable (clears the reason and the
                            failing streak; the cursor stays); 0 disable */
   const char *reason;   /* with enabled = 0 */
