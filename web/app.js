@@ -511,7 +511,6 @@ $('#feed-clear').addEventListener('click', () => {
   $('#feed-empty').hidden = false;
 });
 
-let wasOpen = false;
 state.feed = client.subscribe(
   {},
   (ev) => {
@@ -522,10 +521,8 @@ state.feed = client.subscribe(
   {
     onStatus: (status, detail) => {
       showStatus(status, detail);
-      if (status === 'open') {
-        if (wasOpen) refreshCollectionsSoon(0); // counts may have moved while we were away
-        wasOpen = true;
-      }
+      // counts may have moved while we were away (or the server was down at load)
+      if (status === 'open') refreshCollectionsSoon(0);
     },
     onReset: (info) => {
       addFeedNote(`Fell behind the server's retained log; resumed at #${info.head ?? '?'} (older events skipped).`);
@@ -629,41 +626,58 @@ async function renderWebhook(h) {
   let attemptsNote = null;
   try {
     const r = await client.request('GET', `/api/_webhooks/${encodeURIComponent(h.id)}/deliveries`, { query: { limit: 5 } });
-    attempts = listOf(r.body, 'deliveries', 'attempts', 'items').slice(0, 5);
+    attempts = listOf(r.body, 'items', 'deliveries', 'attempts').slice(0, 5);
   } catch (e) {
     attemptsNote = describeError(e);
   }
-  const enabled = h.enabled !== false;
-  const filt = [h.collections?.length ? h.collections.join(', ') : 'all collections', h.types?.length ? h.types.join(', ') : null]
+  const status = h.status ?? (h.enabled === false ? 'disabled' : 'active');
+  const badge = { active: 'ok', failing: 'bad', disabled: 'off' }[status] ?? '';
+  const filt = [
+    h.collections?.length ? h.collections.join(', ') : 'all collections',
+    h.types?.length ? h.types.join(', ') : null,
+    h.documentId ? `id ${h.documentId}` : null,
+    h.payload === 'minimal' ? 'minimal payload' : null,
+  ]
     .filter(Boolean)
     .join(' · ');
+  const lag = typeof h.cursor === 'number' && state.head !== null ? Math.max(0, state.head - h.cursor) : null;
   return el(
     'div',
     { class: 'hook', 'data-webhook': h.id },
     el(
       'div',
       { class: 'hook-head' },
-      el('span', { class: `badge ${enabled ? 'ok' : 'off'}`, text: enabled ? 'enabled' : 'disabled' }),
+      el('span', { class: `badge ${badge}`, text: status }),
       el('span', { class: 'mono url', text: h.url ?? '' }),
       el('span', { class: 'muted small', text: filt }),
-      h.cursor !== undefined ? el('span', { class: 'muted small', text: `cursor #${h.cursor}` }) : null,
+      el('div', { class: 'spacer' }),
+      typeof h.cursor === 'number'
+        ? el('span', { class: `small ${lag ? 'lagging' : 'muted'}`, text: `cursor #${h.cursor}${lag !== null ? ` · lag ${lag}` : ''}` })
+        : null,
     ),
+    h.disabledReason ? el('p', { class: 'small error' }, `Disabled: ${h.disabledReason}`) : null,
     attemptsNote
       ? el('p', { class: 'muted small' }, `Recent attempts unavailable: ${attemptsNote}`)
       : attempts.length
         ? table(
-            ['when', 'event', 'attempt', 'result', 'time'],
+            ['when', 'event', 'attempt', 'result', 'took'],
             attempts.map((a) => {
-              const code = a.status ?? a.code ?? a.httpStatus ?? a.response_status;
-              const ok = a.ok ?? a.success ?? (typeof code === 'number' && code >= 200 && code < 300);
+              const code = a.status ?? a.code ?? null;
+              const ok = a.result === 'delivered' || a.ok === true || (typeof code === 'number' && code >= 200 && code < 300);
+              const label = [a.result, code].filter((x) => x !== null && x !== undefined && x !== '').join(' ') || (ok ? 'ok' : '—');
               return el(
                 'tr',
-                {},
-                el('td', { class: 'mono', text: timeOf(a.at ?? a.ts ?? a.time ?? a.createdAt) }),
-                el('td', { class: 'mono', text: a.seq !== undefined ? `#${a.seq}` : a.eventId ?? '' }),
+                { 'data-result': a.result ?? '' },
+                el('td', { class: 'mono', title: a.at ?? '', text: timeOf(a.at ?? a.ts) }),
+                el('td', { class: 'mono', text: a.seq !== undefined ? `#${a.seq}` : '' }),
                 el('td', { class: 'num', text: String(a.attempt ?? '') }),
-                el('td', {}, el('span', { class: `badge ${ok ? 'ok' : 'bad'}`, text: code ? String(code) : a.error ? 'error' : ok ? 'ok' : '—' }), a.error ? ` ${a.error}` : ''),
-                el('td', { class: 'num', text: a.ms ?? a.durationMs ?? a.duration_ms ? `${a.ms ?? a.durationMs ?? a.duration_ms} ms` : '' }),
+                el(
+                  'td',
+                  { class: 'hook-result', title: a.error ?? '' },
+                  el('span', { class: `badge ${ok ? 'ok' : a.result === 'reset' ? '' : 'bad'}`, text: label }),
+                  a.error ? el('span', { class: 'muted small', text: ` ${a.error}` }) : null,
+                ),
+                el('td', { class: 'num', text: typeof (a.durationMs ?? a.ms) === 'number' ? `${a.durationMs ?? a.ms} ms` : '' }),
               );
             }),
           )
