@@ -212,6 +212,7 @@ export function createClient(baseUrl, options = {}) {
   if (!fetchImpl) throw new TypeError('createClient: no fetch implementation');
 
   const subs = new Set();
+  const queries = new Set();
   let subCounter = 0;
 
   function url(path, query) {
@@ -1082,7 +1083,7 @@ export function createClient(baseUrl, options = {}) {
     };
 
     load();
-    return {
+    const handle = {
       get items() {
         return items.slice();
       },
@@ -1097,12 +1098,15 @@ export function createClient(baseUrl, options = {}) {
       close() {
         if (closed) return;
         closed = true;
+        queries.delete(handle);
         gen++;
         if (retryTimer !== null) clock.clearTimeout(retryTimer);
         if (unsub) unsub();
         unsub = null;
       },
     };
+    queries.add(handle);
+    return handle;
   }
 
   // ---------------------------------------------------------- the client
@@ -1137,8 +1141,9 @@ export function createClient(baseUrl, options = {}) {
       const cap = Math.min(backoff.max, backoff.initial * Math.pow(backoff.factor, Math.min(attempt, 64)));
       return Math.floor(random() * cap);
     },
-    /** Closes every subscription of this client. */
+    /** Closes every subscription and live query of this client. */
     close() {
+      for (const q of [...queries]) q.close();
       for (const s of [...subs]) s.close();
     },
   };

@@ -712,6 +712,12 @@ test('liveQuery keeps a sorted view', T, async (t) => {
     await herald.collection('scores').patch('y', { n: 4 });
     await until(() => latest.at(-1)?.id === 'w', { timeoutMs: 5000 });
     assert.deepEqual(latest.map((d) => d.id), ['v', 'x', 'y', 'w'], 'moved on update');
+    // client.close() ends live queries too
+    herald.close();
+    assert.equal(q.status, 'closed');
+    await create(s, 'scores', { id: 'u', n: 0 });
+    await sleep(200);
+    assert.equal(latest.length, 4);
   } finally {
     q.close();
   }
