@@ -296,6 +296,41 @@ test('operations view: open connections by transport with lag; webhooks with rec
   assert.match(await tab.textContent(`[data-webhook="${ok.json.id}"]`), new RegExp(`127\\.0\\.0\\.1:${rport}/ok`));
 });
 
+test('in the browser, the client also works over SSE (fetch stream) and long-poll, and resumes after a restart', TT, async (t) => {
+  const port = await freePort();
+  const s = await startHerald({ t, listen: false, args: ['--listen', `127.0.0.1:${port}`] });
+  const page = await openTab(t, `${s.url}/`);
+  for (const transport of ['sse', 'poll']) {
+    await page.evaluate(async (tr) => {
+      const { createClient } = await import('/herald.js');
+      const c = createClient(location.origin, { transports: [tr], backoff: { initial: 100, max: 500 } });
+      const got = (window[`got_${tr}`] = { events: [], statuses: [] });
+      window[`stop_${tr}`] = c.subscribe({ collections: ['bt'] }, (ev) => got.events.push(ev.seq), {
+        onStatus: (st, d) => got.statuses.push(`${st}:${d.transport ?? ''}`),
+      });
+    }, transport);
+    const waitGot = (pred, arg) => page.waitForFunction(pred, [transport, arg], { timeout: 10_000 });
+    await waitGot(([tr]) => window[`got_${tr}`].statuses.includes(`open:${tr}`));
+    await create(s, 'bt', { transport, n: 1 });
+    await waitGot(([tr]) => window[`got_${tr}`].events.length === 1);
+    await s.kill9();
+    await waitGot(([tr]) => window[`got_${tr}`].statuses.at(-1).startsWith('reconnecting'));
+    await s.restart();
+    await create(s, 'bt', { transport, n: 2 });
+    await create(s, 'bt', { transport, n: 3 });
+    await waitGot(([tr]) => window[`got_${tr}`].events.length >= 3);
+    await sleep(200);
+    const got = await page.evaluate((tr) => {
+      window[`stop_${tr}`]();
+      return window[`got_${tr}`];
+    }, transport);
+    const e0 = got.events[0];
+    assert.deepEqual(got.events, [e0, e0 + 1, e0 + 2], `${transport}: every event once`);
+    assert.equal(got.statuses.filter((x) => x === `open:${transport}`).length, 2, `${transport}: ${got.statuses}`);
+    assert.equal(got.statuses.at(-1), 'closed:', transport);
+  }
+});
+
 test('screenshot for the README (only with DASHBOARD_SCREENSHOT=path)', TT, async (t) => {
   const out = process.env.DASHBOARD_SCREENSHOT;
   if (!out) return;
