@@ -265,3 +265,21 @@ test('a burst of large events: a fast reader is served, or closed 1013 and able 
   assert.ok(!ss.gaveUp, `SSE: resuming never catches up (each resume is ended again): ${ss.closes.join('; ')}`);
   assertSeqs(ss.seqs, range(1, N), 'SSE: every event exactly once across resumes');
 });
+
+test('SIGTERM with paused WebSocket and SSE clients holding queued bytes: herald still exits 0, within ~6 s', { timeout: 30_000 }, async (t) => {
+  const s = await startHerald({ t });
+  const w = await RawWs.connect(s.port);
+  w.sendJson({ op: 'subscribe', sub: 's' });
+  await w.waitMsg((m) => m.op === 'subscribed', 'subscribed');
+  const e = await RawSse.open(s.port, '/api/_stream');
+  await e.until((x) => x.records.length >= 1, 'retry', 3000);
+  w.pause();
+  e.pause();
+  await writeMany(s, 400, (i) => ({ path: '/api/big', body: padded(i, 2048) }), { concurrency: 16 }); // ~0.9 MB: under the cap
+  const t0 = performance.now();
+  const r = await s.stop({ graceMs: 15_000 });
+  const dt = performance.now() - t0;
+  assert.equal(r.killed, false, 'needed SIGKILL');
+  assert.equal(r.code, 0, `exit status ${JSON.stringify(r)}; stderr ${s.stderr.slice(-800)}`);
+  assert.ok(dt < 7000, `shutdown took ${dt.toFixed(0)} ms with two clients that stopped reading`);
+});

@@ -180,6 +180,9 @@ test('bad filter → 400 problem+json, no stream', T, async (t) => {
     const r = await req(`${s.url}/api/_stream?${q}`, { timeoutMs: 3000 });
     expectProblem(r, 400, `GET /api/_stream?${q}`);
   }
+  for (const path of ['/api/Bad/_stream', '/api/_x/_stream']) {
+    expectProblem(await req(`${s.url}${path}`, { timeoutMs: 3000 }), 400, `GET ${path}`);
+  }
   const raw = await RawSse.open(s.port, '/api/_stream?foo=bar');
   assert.equal(raw.status, 200, 'unknown query parameters are ignored');
 });

@@ -156,6 +156,9 @@ test('malformed requests get error ops with the right code, and the connection s
     ['empty sub', '{"op":"subscribe","sub":""}', 'bad_request'],
     ['sub too long', JSON.stringify({ op: 'subscribe', sub: 'x'.repeat(65) }), 'bad_request'],
     ['sub with a space', '{"op":"subscribe","sub":"a b"}', 'bad_request'],
+    ['unsubscribe without sub', '{"op":"unsubscribe"}', 'bad_request'],
+    ['unsubscribe with a numeric sub', '{"op":"unsubscribe","sub":7}', 'bad_request'],
+    ['duplicate keys', '{"op":"ping","op":"subscribe"}', 'bad_request'],
     ['unknown op', '{"op":"publish","sub":"s1"}', 'unknown_op'],
     ['unknown op, case', '{"op":"Subscribe","sub":"s1"}', 'unknown_op'],
     ['collections not an array', '{"op":"subscribe","sub":"f1","collections":"a"}', 'bad_filter'],
@@ -446,4 +449,51 @@ test('protocol pings every --ws-ping; a client that answers stays connected and 
   assert.equal(c.closed, false, `closed although it answered pings: ${c.describe()}`);
   await create(s, 'a', {});
   await c.waitSeq('s', 1);
+});
+
+test('sub ids: 64 characters of [A-Za-z0-9_.:-] are accepted and echoed in every event', T, async (t) => {
+  const s = await startHerald({ t });
+  const c = await WsClient.open(wsUrl(s));
+  const long = 'Az09_.:-'.repeat(8);
+  assert.equal(long.length, 64);
+  await c.subscribe(long);
+  await c.subscribe('x');
+  await create(s, 'a', { id: 'one' });
+  const [e] = await c.waitEvents(long, 1);
+  assert.equal(e.id, 'one');
+  const m = c.msgs.find((x) => x.op === 'event' && x.sub === long);
+  assert.deepEqual(Object.keys(m), ['op', 'sub', 'event']);
+  c.send({ op: 'unsubscribe', sub: long });
+  assert.deepEqual(await c.nextOp('unsubscribed'), { op: 'unsubscribed', sub: long });
+});
+
+test('unsubscribe or disconnect in the middle of a replay: no events after unsubscribed, server unharmed', { timeout: 60_000 }, async (t) => {
+  const s = await startHerald({ t });
+  const N = 3000;
+  await writeMany(s, N, (i) => ({ path: '/api/p', body: { i } }), { concurrency: 16 });
+  for (let round = 0; round < 5; round++) {
+    const c = await WsClient.open(wsUrl(s));
+    c.send({ op: 'subscribe', sub: 'r', since: 0 });
+    c.send({ op: 'unsubscribe', sub: 'r' });
+    c.send({ op: 'subscribe', sub: 'r', since: N - 10 });
+    const u = await c.nextOp('unsubscribed', 'r');
+    const at = c.msgs.indexOf(u);
+    await c.until(() => c.msgs.filter((m) => m.op === 'subscribed').length === 2, 'second subscribed');
+    const again = c.msgs.findIndex((m, i) => i > at && m.op === 'subscribed');
+    const between = c.msgs.slice(at + 1, again).filter((m) => m.op === 'event');
+    assert.equal(between.length, 0, `events for the old subscription after unsubscribed: ${between.length}`);
+    const evs = await c.waitSeq('r', N, 10_000);
+    const after = c.msgs.slice(again + 1).filter((m) => m.op === 'event').map((m) => m.event.seq);
+    assertSeqs(after, range(N - 9, N), `round ${round}: the new subscription gets since=${N - 10} only`);
+    assert.ok(evs.length >= 10);
+    // a connection dropped mid-replay
+    const d = await WsClient.open(wsUrl(s));
+    d.send({ op: 'subscribe', sub: 'r', since: 0 });
+    await sleep(round * 5);
+    d.terminate();
+  }
+  s.checkAlive();
+  const c = await WsClient.open(wsUrl(s));
+  await c.subscribe('z', { since: 0 });
+  assertSeqs(await c.waitSeq('z', N, 20_000), range(1, N), 'a full replay afterwards');
 });

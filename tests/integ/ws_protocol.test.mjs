@@ -3,6 +3,7 @@
 // frames in between, UTF-8 across fragments), and every close code.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { T, startHerald, rawHttp, rawRequest, parseResponses, expectRawProblem, create, sleep } from './lib/harness.mjs';
 import { RawWs, frame, closePayload, acceptFor, padded, closeAll } from './lib/rt.mjs';
 
@@ -405,4 +406,24 @@ test('SIGTERM: Close(1001) to raw clients; shutdown is not held up by a client t
   assert.equal(r.killed, false, `herald had to be SIGKILLed after ${dt.toFixed(0)} ms`);
   assert.equal(r.code, 0, `exit status: ${JSON.stringify(r)} stderr=${s.stderr.slice(-800)}`);
   assert.ok(dt < 7500, `shutdown took ${dt.toFixed(0)} ms with a client that never answered the Close`);
+});
+
+test('frames sent in the same TCP write as the handshake request are handled', T, async (t) => {
+  const s = await startHerald({ t });
+  // handshake + two frames in one write
+  const sock = net.connect({ port: s.port, host: '127.0.0.1' });
+  const raw = new RawWs(sock);
+  await new Promise((res, rej) => {
+    sock.once('connect', res);
+    sock.once('error', rej);
+  });
+  const head =
+    `GET /api/_ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`;
+  sock.write(Buffer.concat([Buffer.from(head, 'latin1'), frame({ opcode: 1, payload: '{"op":"ping","ref":1}' }), frame({ opcode: 1, payload: '{"op":"ping","ref":2}' })]));
+  await raw.until((x) => x.messages.filter((m) => m.op === 'pong').length >= 2, 'two pongs', 3000);
+  assert.equal(raw.status, 101);
+  assert.deepEqual(raw.messages.map((m) => m.op), ['welcome', 'pong', 'pong']);
+  assert.deepEqual(raw.messages.slice(1).map((m) => m.ref), [1, 2]);
+  raw.destroy();
 });
