@@ -14,6 +14,9 @@
  *      committed and answered;
  *   4. every loop: close what is left and exit; join the threads. */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -136,6 +139,14 @@ int main(int argc, char **argv) {
                          .readers = 2,
                          .retain_events = cfg.retain_events,
                          .retain_for_ms = cfg.retain_for_ms};
+  /* One herald per database: SQLite would cope with two writers, but two
+   * servers would each number events and publish only their own. */
+  int lock_fd = open(cfg.db_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    fprintf(stderr, "herald: cannot open database %s: %s\n", cfg.db_path,
+            lock_fd >= 0 && errno == EWOULDBLOCK ? "it is in use by another herald process" : strerror(errno));
+    return 1;
+  }
   rc = store_open(&scfg, hub, &app.store, err, sizeof err);
   if (rc != 0) {
     fprintf(stderr, "herald: cannot open database %s: %s\n", cfg.db_path, err);
@@ -199,6 +210,7 @@ int main(int argc, char **argv) {
   free(drains);
   free(loop_ptrs);
   free(loops);
+  close(lock_fd); /* releases the database lock */
   LOG_I("stopped");
   return 0;
 }

@@ -81,6 +81,7 @@ struct http_server {
   http_fallback_fn fallback;
   void *app;
   int port;
+  bool bound_once;
 };
 
 void http__conn_accept(http_server_t *s, http_loop_t *hl, uv_stream_t *listener);

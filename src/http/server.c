@@ -4,7 +4,9 @@
  * new connections over the loops (libuv 1.44 has no UV_TCP_REUSEPORT, so
  * the option is set on the raw socket between init and bind). Port 0 is
  * resolved by the first bind and reused by the others. */
+#include <errno.h>
 #include <netinet/in.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -42,6 +44,22 @@ static void on_connection(uv_stream_t *listener, int status) {
   http__conn_accept(s, hloop(loop), listener);
 }
 
+/* SO_REUSEPORT would let a second herald (or anything else run by the same
+ * user) join our port silently and take half the connections. Before the
+ * first bind, a plain socket (SO_REUSEADDR only, which Linux refuses while
+ * any socket listens there, but allows over TIME_WAIT leftovers) checks
+ * that nobody listens on the address yet. */
+static int probe_free(const struct sockaddr *sa, int af) {
+  int fd = socket(af, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  socklen_t len = af == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+  int rc = bind(fd, sa, len) == 0 ? 0 : -errno;
+  close(fd);
+  return rc;
+}
+
 int http_server_listen(http_server_t *s, loop_t *loop) {
   http_loop_t *hl = hloop(loop);
   struct sockaddr_storage ss;
@@ -50,6 +68,11 @@ int http_server_listen(http_server_t *s, loop_t *loop) {
     if (uv_ip6_addr(s->cfg->listen_host, s->port, (struct sockaddr_in6 *)&ss) != 0) return UV_EINVAL;
     af = AF_INET6;
   }
+  if (!s->bound_once && s->port != 0) {
+    int rc = probe_free((struct sockaddr *)&ss, af);
+    if (rc) return rc;
+  }
+  s->bound_once = true;
   int rc = uv_tcp_init_ex(&loop->uv, &hl->listener, (unsigned)af);
   if (rc) return rc;
   hl->listener.data = s;

@@ -58,7 +58,6 @@ struct ws_conn {
   ws_sub_t *subs;
   int nsubs;
   out_t out;
-  uint64_t last_seq;     /* highest seq delivered on any subscription */
   uint64_t close_at;     /* loop time when a pending close gives up */
   uint64_t last_ping;    /* loop time of the last ping sent */
   bool awaiting_pong;
@@ -140,7 +139,6 @@ static void on_feed_event(feed_t *f, hub_event_t *ev) {
   out_add_copy(&wc->out, s->prefix, s->prefix_len);
   out_add_ref(&wc->out, json);
   out_add_copy(&wc->out, "}", 1);
-  if (ev->seq > wc->last_seq) wc->last_seq = ev->seq;
   over_cap(wc);
 }
 
@@ -424,15 +422,14 @@ static void describe(rt_conn_t *c, uint64_t head, buf_t *out) {
   buf_put_json_str(out, peer, strlen(peer));
   buf_puts(out, ",\"subscriptions\":");
   buf_put_u64(out, (uint64_t)wc->nsubs);
+  /* The slowest subscription speaks for the connection. */
+  uint64_t last = head;
+  for (ws_sub_t *s = wc->subs; s; s = s->next)
+    if (s->feed->last_seq < last) last = s->feed->last_seq;
   buf_puts(out, ",\"lastSeq\":");
-  buf_put_u64(out, wc->last_seq);
+  buf_put_u64(out, wc->nsubs ? last : 0);
   buf_puts(out, ",\"lag\":");
-  uint64_t lag = 0;
-  for (ws_sub_t *s = wc->subs; s; s = s->next) {
-    uint64_t l = head > s->feed->last_seq ? head - s->feed->last_seq : 0;
-    if (l > lag) lag = l;
-  }
-  buf_put_u64(out, lag);
+  buf_put_u64(out, wc->nsubs ? head - last : 0);
   buf_puts(out, ",\"queued\":");
   buf_put_u64(out, http_conn_queued(c->conn));
   buf_putc(out, '}');
