@@ -139,6 +139,16 @@ int main(int argc, char **argv) {
                          .readers = 2,
                          .retain_events = cfg.retain_events,
                          .retain_for_ms = cfg.retain_for_ms};
+  /* Listen first: a port in use is reported before the database is touched.
+   * Nothing is accepted until the loops run, after the store is open. */
+  app.http = http_server_new(&cfg, routes, api_static, &app);
+  for (int i = 0; i < n; i++) {
+    rc = http_server_listen(app.http, &loops[i]);
+    if (rc != 0) {
+      fprintf(stderr, "herald: cannot listen on %s:%d: %s\n", cfg.listen_host, cfg.listen_port, uv_strerror(rc));
+      return 1;
+    }
+  }
   /* One herald per database: SQLite would cope with two writers, but two
    * servers would each number events and publish only their own. */
   int lock_fd = open(cfg.db_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -159,16 +169,6 @@ int main(int argc, char **argv) {
     return 1;
   }
   app.hooks = hooks;
-  app.http = http_server_new(&cfg, routes, api_static, &app);
-  for (int i = 0; i < n; i++) {
-    rc = http_server_listen(app.http, &loops[i]);
-    if (rc != 0) {
-      fprintf(stderr, "herald: cannot listen on %s:%d: %s\n", cfg.listen_host, cfg.listen_port, uv_strerror(rc));
-      hooks_stop(hooks);
-      store_close(app.store);
-      return 1;
-    }
-  }
   printf("herald listening on http://%s%s%s:%d db=%s epoch=%s threads=%d\n", strchr(cfg.listen_host, ':') ? "[" : "",
          cfg.listen_host, strchr(cfg.listen_host, ':') ? "]" : "", http_server_port(app.http), cfg.db_path,
          store_epoch(app.store), n);

@@ -63,3 +63,26 @@ test('a flag wins over its environment variable', T, async (t) => {
   assert.ok(s.startLine.includes(`db=${s.dbPath}`), `--db should win over HERALD_DB: ${s.startLine}`);
   assert.match(s.startLine, /threads=2\b/, `--threads should win over HERALD_THREADS: ${s.startLine}`);
 });
+
+test('a second herald on the same port exits 1 before touching any database', T, async (t) => {
+  const s = await startHerald({ t });
+  const dir = tmpDir();
+  const r = await runHerald(['--listen', `127.0.0.1:${s.port}`, '--db', path.join(dir, 'other.db')]);
+  assert.equal(r.code, 1, `exit code: stdout=${r.stdout} stderr=${r.stderr}`);
+  assert.match(r.stderr, /cannot listen on 127\.0\.0\.1:\d+: address already in use/);
+  assert.equal(r.stderr.trim().split('\n').length, 1, `one line: ${JSON.stringify(r.stderr)}`);
+  assert.ok(!/listening on/.test(r.stdout), 'must not start serving');
+  // The first server still answers every request (no one joined its port).
+  for (let i = 0; i < 20; i++) expectStatus(await req(`${s.url}/healthz`), 200);
+});
+
+test('a second herald on the same database exits 1 and leaves it intact', T, async (t) => {
+  const s = await startHerald({ t });
+  expectStatus(await req(`${s.url}/api/a`, { method: 'POST', body: { x: 1 } }), 201);
+  const r = await runHerald(['--listen', '127.0.0.1:0', '--db', s.dbPath]);
+  assert.equal(r.code, 1, `exit code: stdout=${r.stdout} stderr=${r.stderr}`);
+  assert.match(r.stderr, /in use by another herald process/);
+  assert.ok(!/listening on/.test(r.stdout), 'must not start serving');
+  const h = await health(s);
+  assert.equal(h.head, 1);
+});
