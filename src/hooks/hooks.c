@@ -25,11 +25,13 @@
  * Intake. A hook is "live" when its queue holds every matching event up to
  * known_head: hub batches then append to it directly. A hook that is behind
  * (just loaded, resumed, re-filtered, or whose queue hit HOOKS__QUEUE_MAX)
- * reads pages with store_changes() from `fetched` and becomes live once a
- * page reaches known_head. Hub batches arrive in seq order and contiguous,
- * and a page's `next` may run ahead of known_head (the reader saw a commit
- * whose batch is still on its way to us): events at or below `fetched` are
- * skipped, so nothing is lost or doubled at the seam.
+ * reads pages with store_changes() from `fetched`. While a page is on its
+ * way, matching events from hub batches wait in h->pend (replay, then live:
+ * DESIGN "The hard parts"); a page that reaches the head of its snapshot is
+ * queued, then the waiting events above it, and the hook is live. Every
+ * event above the page's snapshot was published after the fetch began, so
+ * it waited in pend; events at or below `fetched` are skipped: nothing is
+ * lost or doubled at the seam. Should pend overflow, the hook pages on.
  *
  * Persistence. After each attempt a record goes to the store (a row in the
  * delivery log; on a 2xx the new cursor). Records collect during a loop
@@ -135,6 +137,13 @@ static void q_clear(hook_t *h) {
   h->qhead = 0;
 }
 
+static void pend_clear(hook_t *h) {
+  for (size_t i = 0; i < h->npend; i++) hub_event_unref(h->pend[i]);
+  h->npend = 0;
+  h->pend_over = false;
+  h->pend_upto = 0;
+}
+
 /* ---- the state machine ----------------------------------------------------- */
 
 static void kick(hook_t *h);
@@ -149,6 +158,7 @@ static void halt(hook_t *h, hook_state_t next) {
   hooks__abort(h);
   uv_timer_stop(&h->timer);
   q_clear(h);
+  pend_clear(h);
   h->live = false;
   h->fetched = h->acked;
   h->attempt = 0;
@@ -173,6 +183,7 @@ static void on_fetched(void *ud, store_changes_result_t *res);
 static void fetch(hook_t *h) {
   hooks_t *d = h->d;
   set_state(h, HOOK_FETCHING);
+  pend_clear(h);
   h->fetch_pending = true;
   h->fetch_gen = h->gen;
   d->store_pending++;
@@ -251,6 +262,7 @@ static void on_fetched(void *ud, store_changes_result_t *res) {
     return;
   }
   if (res->reset) {
+    pend_clear(h);
     reset_to(h, res);
     set_state(h, HOOK_IDLE);
     kick(h);
@@ -259,7 +271,27 @@ static void on_fetched(void *ud, store_changes_result_t *res) {
   for (size_t i = 0; i < res->nevents && h->qlen < HOOKS__QUEUE_MAX; i++)
     if (res->events[i]->seq > h->fetched) q_push(h, res->events[i]);
   if (res->next > h->fetched) h->fetched = res->next;
-  h->live = h->fetched >= d->known_head;
+  /* The page reached the head of its snapshot and every batch since the
+   * fetch began waited in pend: append it and go live. Every event above
+   * that snapshot was published after the fetch began, so pend has them. */
+  if (res->next >= res->head && !h->pend_over) {
+    h->live = true;
+    for (size_t i = 0; i < h->npend; i++) {
+      hub_event_t *ev = h->pend[i];
+      if (ev->seq <= h->fetched) continue;
+      if (h->qlen == HOOKS__QUEUE_MAX) {
+        h->live = false;
+        h->fetched = ev->seq - 1;
+        break;
+      }
+      q_push(h, ev);
+    }
+    if (h->live && h->pend_upto > h->fetched) h->fetched = h->pend_upto;
+    if (h->fetched < d->known_head) h->live = false; /* cannot happen; be safe */
+  } else {
+    h->live = false;
+  }
+  pend_clear(h);
   set_state(h, HOOK_IDLE);
   kick(h);
 }
@@ -338,14 +370,35 @@ static void intake(hook_t *h, hbatch_t *b) {
   if (last > h->fetched) h->fetched = last;
 }
 
+/* A page is on its way: keep what matches for when it comes. */
+static void hold(hook_t *h, hbatch_t *b) {
+  if (h->pend_over) return;
+  for (size_t i = 0; i < b->n; i++) {
+    hub_event_t *ev = b->evs[i];
+    if (!filter_match(&h->filter, ev)) continue;
+    if (h->npend == HOOKS__QUEUE_MAX) {
+      for (size_t k = 0; k < h->npend; k++) hub_event_unref(h->pend[k]);
+      h->npend = 0;
+      h->pend_over = true;
+      return;
+    }
+    h->pend[h->npend++] = hub_event_ref(ev);
+  }
+  h->pend_upto = b->evs[b->n - 1]->seq;
+}
+
 static void on_batch(void *arg) {
   hbatch_t *b = arg;
   hooks_t *d = b->d;
   if (!d->stopping) {
     for (hook_t *h = d->hooks; h; h = h->next) {
-      if (!h->live || h->removed || h->state == HOOK_DISABLED) continue;
-      intake(h, b);
-      kick(h);
+      if (h->removed || h->state == HOOK_DISABLED) continue;
+      if (h->live) {
+        intake(h, b);
+        kick(h);
+      } else if (h->fetch_pending && h->fetch_gen == h->gen) {
+        hold(h, b);
+      }
     }
     uint64_t last = b->evs[b->n - 1]->seq;
     if (last > d->known_head) d->known_head = last;
@@ -410,6 +463,7 @@ static void hook_release(hook_t *h) {
   d->nhooks--;
   hooks__abort(h);
   q_clear(h);
+  pend_clear(h);
   uv_close((uv_handle_t *)&h->timer, on_hook_closed);
 }
 

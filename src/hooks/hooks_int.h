@@ -58,6 +58,13 @@ struct hook {
 
   hub_event_t *q[HOOKS__QUEUE_MAX]; /* ring of events to deliver, each with a reference */
   size_t qhead, qlen;
+  /* While a page is on its way, matching events from hub batches wait here
+   * (replay, then live: DESIGN "The hard parts"), so the page and the live
+   * stream meet without a gap and the hook goes live with that page. */
+  hub_event_t *pend[HOOKS__QUEUE_MAX];
+  size_t npend;
+  bool pend_over;      /* more arrived than pend holds: page on */
+  uint64_t pend_upto;  /* the last seq of the batches seen while fetching */
 
   int attempt;             /* attempts made for q[qhead] */
   int64_t failing_since_ms;/* 0 when the last attempt succeeded */
