@@ -100,23 +100,32 @@ static void on_read(void *ud, store_changes_result_t *res) {
     go_live(f);
     return;
   }
+  /* Send the page, but stop as soon as the connection has enough queued:
+   * a page can be larger than the connection's outbound cap, and a replay
+   * must never push a client over it (it would be cut off again on every
+   * retry). The rest is read again from last_seq once the socket drains. */
+  bool partial = false;
   for (size_t i = 0; i < res->nevents; i++) {
     hub_event_t *ev = res->events[i];
     if (ev->seq <= f->last_seq) continue;
     f->last_seq = ev->seq;
     f->ops->on_event(f, ev);
+    if (f->ops->can_send && !f->ops->can_send(f)) {
+      partial = i + 1 < res->nevents;
+      break;
+    }
   }
   bool full = res->nevents >= FEED_PAGE;
-  if (!full && !f->overflow) {
+  if (!full && !partial && !f->overflow) {
     go_live(f);
     return;
   }
-  /* More pages, or the buffer overflowed during this replay: read again
+  /* More to read, or the buffer overflowed during this replay: read again
    * from the last seq sent (that read covers what the buffer dropped). */
   f->overflow = false;
   f->ops->on_flush(f);
   if (f->ops->can_send && !f->ops->can_send(f)) {
-    f->state = FEED_HELD;
+    f->state = FEED_HELD; /* feed_resume() continues on drain */
     return;
   }
   feed_read(f);

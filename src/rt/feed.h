@@ -21,7 +21,10 @@
  * Threads: everything runs on the feed's loop thread. Ownership: the feed
  * is heap-allocated by feed_new(); feed_close() detaches it and frees it now,
  * or when its in-flight store read returns. ops are borrowed for the life of
- * the feed; events passed to on_event are borrowed (ref to keep). */
+ * the feed; events passed to on_event are borrowed (ref to keep). An op must
+ * not call feed_close() itself: a transport that decides to drop its
+ * connection closes it, and frees the feed from its close callback (libuv
+ * runs those later, never inside the op). */
 #ifndef HERALD_RT_FEED_H
 #define HERALD_RT_FEED_H
 

@@ -74,7 +74,8 @@ static void on_feed_event(feed_t *f, hub_event_t *ev) {
   sse_conn_t *sc = f->owner;
   if (sc->closed) return;
   out_add_ref(&sc->out, record_for(ev, f->filter.payload));
-  if (http_conn_queued(sc->base.conn) + out_len(&sc->out) > sc->app->cfg->max_outbound) {
+  /* As for WebSocket: what the socket has not taken from earlier turns. */
+  if (http_conn_queued(sc->base.conn) > sc->app->cfg->max_outbound) {
     LOG_D("sse: slow consumer, ending the stream");
     end_stream(sc, false);
   }

@@ -117,9 +117,12 @@ static void send_error(ws_conn_t *wc, const char *sub, const char *code, const c
 }
 
 /* Over the outbound cap: the client is too slow. Close with 1013; it
- * resumes from its last seq, so nothing is lost. */
+ * resumes from its last seq, so nothing is lost. What counts is what the
+ * socket has not taken from earlier turns: this turn's batch is not yet
+ * written (and holds shared event bytes by reference), so a client that
+ * keeps up is not cut off by one large commit batch. */
 static bool over_cap(ws_conn_t *wc) {
-  size_t queued = http_conn_queued(wc->base.conn) + out_len(&wc->out);
+  size_t queued = http_conn_queued(wc->base.conn);
   if (queued <= wc->app->cfg->max_outbound) return false;
   LOG_D("websocket: slow consumer (%zu bytes queued), closing 1013", queued);
   send_close(wc, WS_CLOSE_TRY_AGAIN, "slow consumer: reconnect and resume", true);
