@@ -110,7 +110,16 @@ int hooks__curl_init(hooks_t *d) {
   curl_multi_setopt(d->multi, CURLMOPT_SOCKETDATA, d);
   curl_multi_setopt(d->multi, CURLMOPT_TIMERFUNCTION, on_timer);
   curl_multi_setopt(d->multi, CURLMOPT_TIMERDATA, d);
+  hooks__curl_resize(d);
   return 0;
+}
+
+/* curl's connection cache holds 4 x the transfers in flight by default,
+ * far fewer than the webhooks that each keep a connection alive between
+ * events: past it, every delivery would connect anew. */
+void hooks__curl_resize(hooks_t *d) {
+  long want = (long)(2 * d->nhooks + 64);
+  if (d->multi) curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, want);
 }
 
 void hooks__curl_close(hooks_t *d) {

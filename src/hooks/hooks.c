@@ -34,8 +34,10 @@
  * lost or doubled at the seam. Should pend overflow, the hook pages on.
  *
  * Persistence. After each attempt a record goes to the store (a row in the
- * delivery log; on a 2xx the new cursor). Records collect during a loop
- * turn and go as one write request (uv_prepare). A hook that is caught up
+ * delivery log; on a 2xx the new cursor). Records collect for up to
+ * HOOKS__FLUSH_MS and go as one write request: one transaction for many
+ * deliveries instead of one each (a crash can repeat what the lost records
+ * covered, which at-least-once allows). A hook that is caught up
  * has acked = fetched; a 1 s tick writes such idle cursors, so a webhook
  * whose filter rarely matches does not fall out of retention on restart. */
 #include <jansson.h>
@@ -86,7 +88,10 @@ static const char *rec_str(hooks_t *d, const char *s) {
   return c;
 }
 
+static void on_flush(uv_timer_t *t);
+
 static store_hook_record_t *rec_new(hooks_t *d, hook_t *h) {
+  if (d->nrecs == 0 && !d->closed) uv_timer_start(&d->flush, on_flush, HOOKS__FLUSH_MS, 0);
   if (d->nrecs == d->recs_cap) {
     d->recs_cap = d->recs_cap ? 2 * d->recs_cap : 64;
     d->recs = xrealloc(d->recs, d->recs_cap * sizeof *d->recs);
@@ -104,7 +109,7 @@ static void flush_records(hooks_t *d) {
   d->nrecs = d->nrec_strs = 0;
 }
 
-static void on_flush(uv_prepare_t *p) { flush_records(p->data); }
+static void on_flush(uv_timer_t *t) { flush_records(t->data); }
 
 /* Writes the cursor of every hook whose acked moved past what the store has. */
 static void save_cursors(hooks_t *d) {
@@ -488,6 +493,7 @@ static hook_t *hook_new(hooks_t *d, const store_hook_t *row) {
   if (d->hooks) d->hooks->prev = h;
   d->hooks = h;
   d->nhooks++;
+  hooks__curl_resize(d);
   char detail[256];
   if (hooks_secret_decode(row->secret ? row->secret : "", h->key, &h->keylen)) {
     LOG_E("hooks: webhook %s: unusable secret; not delivering", h->id);
@@ -685,9 +691,8 @@ static void on_loaded(void *ud, store_hook_list_result_t *res) {
 
 static void on_start(void *arg) {
   hooks_t *d = arg;
-  uv_prepare_init(&d->loop.uv, &d->flush);
+  uv_timer_init(&d->loop.uv, &d->flush);
   d->flush.data = d;
-  uv_prepare_start(&d->flush, on_flush);
   uv_timer_init(&d->loop.uv, &d->tick);
   d->tick.data = d;
   uv_timer_start(&d->tick, on_tick, HOOKS__TICK_MS, HOOKS__TICK_MS);

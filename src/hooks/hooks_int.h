@@ -24,6 +24,7 @@
 #define HOOKS__RESPONSE_MAX (64 * 1024) /* response body bytes read (and discarded) */
 #define HOOKS__TICK_MS 1000           /* idle cursors are written at most this often */
 #define HOOKS__FETCH_RETRY_MS 1000    /* after a store read fails */
+#define HOOKS__FLUSH_MS 20            /* records wait at most this long for the store */
 #define HOOKS__ERROR_MAX 256
 
 typedef enum {
@@ -114,11 +115,11 @@ struct hooks {
   bool reload_busy;
   bool loaded;           /* the initial list has been applied */
 
-  /* records for the store, flushed once per loop turn */
+  /* records for the store, flushed HOOKS__FLUSH_MS after the first */
   store_hook_record_t *recs;
   char **rec_strs;       /* strings the records point to, freed after the flush */
   size_t nrecs, recs_cap, nrec_strs, rec_strs_cap;
-  uv_prepare_t flush;
+  uv_timer_t flush;
   uv_timer_t tick;
 
   /* curl multi on this loop (delivery.c) */
@@ -140,6 +141,8 @@ void hooks__attempt_done(hook_t *h, const hooks__outcome_t *o);
 /* ---- delivery.c ---------------------------------------------------------- */
 
 int hooks__curl_init(hooks_t *d);
+/* Sizes curl's connection cache for d->nhooks webhooks. */
+void hooks__curl_resize(hooks_t *d);
 /* Removes every transfer and closes the multi and its handles (stop). */
 void hooks__curl_close(hooks_t *d);
 /* Makes h's easy handle (once). Returns 0 or -1. */
