@@ -70,8 +70,11 @@ static json_t *hook_json(const store_hook_t *h, bool with_secret) {
   json_object_set_new(o, "payload", json_is_string(payload) ? json_incref(payload) : json_string("full"));
   json_object_set_new(o, "enabled", json_boolean(h->enabled));
   json_object_set_new(o, "status",
-                      json_string(!h->enabled ? "disabled" : h->failing_since_ms > 0 ? "failing" : "active"));
-  json_object_set_new(o, "disabledReason", h->disabled_reason ? json_string(h->disabled_reason) : json_null());
+                      json_string(!h->enabled               ? "disabled"
+                                  : h->failing_since_ms > 0 ? "failing"
+                                                            : "active"));
+  json_object_set_new(o, "disabledReason",
+                      h->disabled_reason ? json_string(h->disabled_reason) : json_null());
   json_object_set_new(o, "cursor", json_integer((json_int_t)h->cursor));
   json_object_set_new(o, "failingSince", time_or_null(h->failing_since_ms));
   json_object_set_new(o, "lastReset", time_or_null(h->reset_ms));
@@ -111,7 +114,8 @@ static void send_reply(void *arg) {
 /* Tells the dispatcher webhook id changed and answers once it has applied
  * it: after a 2xx, the client's next write meets the new settings. v is
  * transferred (NULL: no body). */
-static void respond_after_apply(http_req_t *req, const char *id, int status, json_t *v, const char *extra_headers) {
+static void respond_after_apply(http_req_t *req, const char *id, int status, json_t *v,
+                                const char *extra_headers) {
   reply_t *r = xcalloc(1, sizeof *r);
   r->req = req;
   r->status = status;

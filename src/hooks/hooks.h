@@ -68,10 +68,10 @@ void hooks_free(hooks_t *d);
 
 /* ---- helpers shared with the API and the tests (pure, any thread) ------- */
 
-#define HOOKS_SECRET_BYTES 24  /* random bytes in a generated secret */
-#define HOOKS_SECRET_MAX 128   /* longest secret text, with its NUL */
-#define HOOKS_KEY_MAX 96       /* longest decoded secret */
-#define HOOKS_SIG_MAX 64       /* "v1," + 44 base64 characters + NUL */
+#define HOOKS_SECRET_BYTES 24 /* random bytes in a generated secret */
+#define HOOKS_SECRET_MAX 128  /* longest secret text, with its NUL */
+#define HOOKS_KEY_MAX 96      /* longest decoded secret */
+#define HOOKS_SIG_MAX 64      /* "v1," + 44 base64 characters + NUL */
 #define HOOKS_URL_MAX 2048
 
 /* Writes "whsec_" + base64 of HOOKS_SECRET_BYTES random bytes. Returns 0, or
@@ -82,8 +82,8 @@ int hooks_secret_new(char out[HOOKS_SECRET_MAX]);
 int hooks_secret_decode(const char *secret, unsigned char key[HOOKS_KEY_MAX], size_t *keylen);
 /* Writes the webhook-signature value "v1,<base64 HMAC-SHA256(key,
  * msg_id.timestamp.body)>". Returns 0, or -1 on a crypto failure. */
-int hooks_sign(const unsigned char *key, size_t keylen, const char *msg_id, int64_t timestamp, const void *body,
-               size_t body_len, char out[HOOKS_SIG_MAX]);
+int hooks_sign(const unsigned char *key, size_t keylen, const char *msg_id, int64_t timestamp,
+               const void *body, size_t body_len, char out[HOOKS_SIG_MAX]);
 /* Checks a webhook URL: at most HOOKS_URL_MAX bytes, http or https, a host,
  * no user name or password, no spaces or control characters. Returns 0, or
  * -1 with a one-line reason in detail. */

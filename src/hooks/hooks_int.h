@@ -20,11 +20,11 @@
 #include "core/loop.h"
 #include "hooks/hooks.h"
 
-#define HOOKS__QUEUE_MAX 256          /* events queued per webhook; also the store page size */
+#define HOOKS__QUEUE_MAX 256            /* events queued per webhook; also the store page size */
 #define HOOKS__RESPONSE_MAX (64 * 1024) /* response body bytes read (and discarded) */
-#define HOOKS__TICK_MS 1000           /* idle cursors are written at most this often */
-#define HOOKS__FETCH_RETRY_MS 1000    /* after a store read fails */
-#define HOOKS__FLUSH_MS 20            /* records wait at most this long for the store */
+#define HOOKS__TICK_MS 1000             /* idle cursors are written at most this often */
+#define HOOKS__FETCH_RETRY_MS 1000      /* after a store read fails */
+#define HOOKS__FLUSH_MS 20              /* records wait at most this long for the store */
 #define HOOKS__ERROR_MAX 256
 
 typedef enum {
@@ -46,16 +46,16 @@ struct hook {
   size_t keylen;
   filter_t filter;
   hook_state_t state;
-  bool removed;        /* deleted: freed once nothing refers to it */
-  bool fetch_pending;  /* a store_changes callback will still come */
-  bool from_oldest;    /* next fetch: since = 0 (after a reset) */
-  bool live;           /* every matching event up to d->known_head is queued or delivered */
-  unsigned gen;        /* bumped by halt(): a page asked for before it is dropped */
-  unsigned fetch_gen;  /* gen when the page on its way was asked for */
+  bool removed;       /* deleted: freed once nothing refers to it */
+  bool fetch_pending; /* a store_changes callback will still come */
+  bool from_oldest;   /* next fetch: since = 0 (after a reset) */
+  bool live;          /* every matching event up to d->known_head is queued or delivered */
+  unsigned gen;       /* bumped by halt(): a page asked for before it is dropped */
+  unsigned fetch_gen; /* gen when the page on its way was asked for */
 
-  uint64_t acked;      /* cursor: every matching event with seq <= acked was delivered */
-  uint64_t stored;     /* highest cursor handed to the store */
-  uint64_t fetched;    /* every matching event with seq <= fetched is queued or delivered */
+  uint64_t acked;   /* cursor: every matching event with seq <= acked was delivered */
+  uint64_t stored;  /* highest cursor handed to the store */
+  uint64_t fetched; /* every matching event with seq <= fetched is queued or delivered */
 
   hub_event_t *q[HOOKS__QUEUE_MAX]; /* ring of events to deliver, each with a reference */
   size_t qhead, qlen;
@@ -64,14 +64,14 @@ struct hook {
    * stream meet without a gap and the hook goes live with that page. */
   hub_event_t *pend[HOOKS__QUEUE_MAX];
   size_t npend;
-  bool pend_over;      /* more arrived than pend holds: page on */
-  uint64_t pend_upto;  /* the last seq of the batches seen while fetching */
+  bool pend_over;     /* more arrived than pend holds: page on */
+  uint64_t pend_upto; /* the last seq of the batches seen while fetching */
 
-  int attempt;             /* attempts made for q[qhead] */
-  int64_t failing_since_ms;/* 0 when the last attempt succeeded */
+  int attempt;              /* attempts made for q[qhead] */
+  int64_t failing_since_ms; /* 0 when the last attempt succeeded */
   int64_t updated_ms;
 
-  uv_timer_t timer;        /* backoff */
+  uv_timer_t timer; /* backoff */
   bool timer_closed;
 
   /* the attempt in flight (delivery.c) */
@@ -86,8 +86,8 @@ struct hook {
 
 /* What an attempt came to, for hooks__attempt_done. */
 typedef struct hooks__outcome {
-  int status;         /* HTTP status, 0 if none was received */
-  bool ok;            /* 2xx */
+  int status; /* HTTP status, 0 if none was received */
+  bool ok;    /* 2xx */
   int64_t duration_ms;
   char error[HOOKS__ERROR_MAX]; /* "" on success */
 } hooks__outcome_t;
@@ -103,21 +103,21 @@ struct hooks {
   bool loop_started;
   hook_t *hooks;
   size_t nhooks;
-  uint64_t known_head;   /* highest seq the dispatcher has seen published */
+  uint64_t known_head; /* highest seq the dispatcher has seen published */
   bool stopping;
-  bool closed;           /* every handle closing: the loop is about to end */
-  int store_pending;     /* store requests whose callbacks are still to come */
-  uint64_t rng;          /* xorshift state for jitter */
+  bool closed;       /* every handle closing: the loop is about to end */
+  int store_pending; /* store requests whose callbacks are still to come */
+  uint64_t rng;      /* xorshift state for jitter */
 
   /* reloads run one at a time, in order */
   struct reload **reloads;
   size_t nreloads, reloads_cap;
   bool reload_busy;
-  bool loaded;           /* the initial list has been applied */
+  bool loaded; /* the initial list has been applied */
 
   /* records for the store, flushed HOOKS__FLUSH_MS after the first */
   store_hook_record_t *recs;
-  char **rec_strs;       /* strings the records point to, freed after the flush */
+  char **rec_strs; /* strings the records point to, freed after the flush */
   size_t nrecs, recs_cap, nrec_strs, rec_strs_cap;
   uv_timer_t flush;
   uv_timer_t tick;

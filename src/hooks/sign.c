@@ -64,8 +64,8 @@ static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
 
 static void hmac_fetch(void) { hmac = EVP_MAC_fetch(NULL, "HMAC", NULL); }
 
-int hooks_sign(const unsigned char *key, size_t keylen, const char *msg_id, int64_t timestamp, const void *body,
-               size_t body_len, char out[HOOKS_SIG_MAX]) {
+int hooks_sign(const unsigned char *key, size_t keylen, const char *msg_id, int64_t timestamp,
+               const void *body, size_t body_len, char out[HOOKS_SIG_MAX]) {
   pthread_once(&hmac_once, hmac_fetch);
   if (!hmac) return -1;
   char ts[24];
@@ -73,7 +73,8 @@ int hooks_sign(const unsigned char *key, size_t keylen, const char *msg_id, int6
   unsigned char md[EVP_MAX_MD_SIZE];
   size_t mdlen = 0;
   int rc = -1;
-  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0), OSSL_PARAM_construct_end()};
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
+                         OSSL_PARAM_construct_end()};
   EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(hmac);
   if (!ctx) goto out;
   if (EVP_MAC_init(ctx, key, keylen, params) != 1) goto out;

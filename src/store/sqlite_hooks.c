@@ -48,8 +48,9 @@ typedef struct store__hook_wstmts {
   sqlite3_stmt *get, *ins, *upd, *del, *del_log, *log_ins, *log_prune, *rec;
 } store__hook_wstmts_t;
 
-#define HOOK_COLUMNS                                                                                    \
-  "id, url, secret, filter, enabled, disabled_reason, cursor_seq, created_ms, updated_ms, failing_since_ms, " \
+#define HOOK_COLUMNS                                                                        \
+  "id, url, secret, filter, enabled, disabled_reason, cursor_seq, created_ms, updated_ms, " \
+  "failing_since_ms, "                                                                      \
   "reset_ms"
 
 /* ---- rows ---------------------------------------------------------------- */

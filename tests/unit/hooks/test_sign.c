@@ -16,7 +16,8 @@ static void test_vector(void) {
   CHECK_EQ_INT(keylen, 24);
   const char *body = "{\"test\": 2432232314}";
   char sig[HOOKS_SIG_MAX];
-  CHECK_EQ_INT(hooks_sign(key, keylen, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body, strlen(body), sig), 0);
+  CHECK_EQ_INT(hooks_sign(key, keylen, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body, strlen(body), sig),
+               0);
   CHECK_STR(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
 
   /* The prefix is optional; a different timestamp or body signs differently. */
@@ -25,7 +26,8 @@ static void test_vector(void) {
   CHECK_EQ_INT(hooks_secret_decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", key2, &keylen2), 0);
   CHECK(keylen2 == keylen && memcmp(key, key2, keylen) == 0);
   char sig2[HOOKS_SIG_MAX];
-  CHECK_EQ_INT(hooks_sign(key, keylen, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265331, body, strlen(body), sig2), 0);
+  CHECK_EQ_INT(hooks_sign(key, keylen, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265331, body, strlen(body), sig2),
+               0);
   CHECK(strcmp(sig, sig2) != 0);
   CHECK_EQ_INT(hooks_sign(key, keylen, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, "{}", 2, sig2), 0);
   CHECK(strcmp(sig, sig2) != 0);
@@ -89,9 +91,9 @@ static void test_urls(void) {
   char *longurl = malloc(HOOKS_URL_MAX + 16);
   memcpy(longurl, "http://a.example/", 17);
   memset(longurl + 17, 'x', HOOKS_URL_MAX - 16); /* bytes 17..HOOKS_URL_MAX */
-  longurl[HOOKS_URL_MAX + 1] = '\0'; /* one byte over */
+  longurl[HOOKS_URL_MAX + 1] = '\0';             /* one byte over */
   CHECK_EQ_INT(hooks_url_check(longurl, d, sizeof d), -1);
-  longurl[HOOKS_URL_MAX] = '\0';     /* exactly at the limit */
+  longurl[HOOKS_URL_MAX] = '\0'; /* exactly at the limit */
   CHECK_EQ_INT(hooks_url_check(longurl, d, sizeof d), 0);
   free(longurl);
 }

@@ -94,7 +94,8 @@ static void on_list(void *ud, store_hook_list_result_t *res) {
   lr_t *l = ud;
   l->status = res->status;
   l->n = res->nhooks;
-  for (size_t i = 0; i < res->nhooks && i < 8; i++) snprintf(l->ids[i], sizeof l->ids[i], "%s", res->hooks[i].id);
+  for (size_t i = 0; i < res->nhooks && i < 8; i++)
+    snprintf(l->ids[i], sizeof l->ids[i], "%s", res->hooks[i].id);
   signal_done(&l->done);
 }
 
@@ -143,7 +144,12 @@ static void on_event(void *ud, store_write_result_t *res) {
 
 static void write_event(store_t *s) {
   ev_done = 0;
-  store_write_t w = {.kind = STORE_EVENT, .collection = "c", .id = "", .type = "ping", .body = "1", .body_len = 1,
+  store_write_t w = {.kind = STORE_EVENT,
+                     .collection = "c",
+                     .id = "",
+                     .type = "ping",
+                     .body = "1",
+                     .body_len = 1,
                      .if_match = -1};
   store_write(s, NULL, &w, on_event, NULL);
   wait_done(&ev_done);
@@ -175,7 +181,8 @@ int main(void) {
   /* create: the cursor is the head at creation; ids are unique */
   for (int i = 0; i < 3; i++) write_event(s);
   hr_t r;
-  CHECK_EQ_INT(create(s, &r, "h1", "{\"collections\":[\"a\"],\"types\":null,\"id\":null,\"payload\":\"full\"}"), 201);
+  CHECK_EQ_INT(
+      create(s, &r, "h1", "{\"collections\":[\"a\"],\"types\":null,\"id\":null,\"payload\":\"full\"}"), 201);
   CHECK_STR(r.hook.id, "h1");
   CHECK_EQ_INT(r.hook.cursor, 3);
   CHECK(r.hook.enabled);
@@ -199,16 +206,20 @@ int main(void) {
   CHECK_STR(l.ids[1], "h2");
 
   /* update: the filter is merged (RFC 7396), enabled toggles with a reason */
-  CHECK_EQ_INT(update(s, &r, (store_hook_update_t){.id = "h1", .filter = "{\"types\":[\"created\"]}", .enabled = -1}),
-               200);
-  CHECK(r.hook.filter && strstr(r.hook.filter, "\"collections\":[\"a\"]") && strstr(r.hook.filter, "\"created\""));
+  CHECK_EQ_INT(
+      update(s, &r, (store_hook_update_t){.id = "h1", .filter = "{\"types\":[\"created\"]}", .enabled = -1}),
+      200);
+  CHECK(r.hook.filter && strstr(r.hook.filter, "\"collections\":[\"a\"]") &&
+        strstr(r.hook.filter, "\"created\""));
   hr_clear(&r);
-  CHECK_EQ_INT(update(s, &r, (store_hook_update_t){.id = "h1", .filter = "{\"collections\":null}", .enabled = -1}),
-               200);
+  CHECK_EQ_INT(
+      update(s, &r, (store_hook_update_t){.id = "h1", .filter = "{\"collections\":null}", .enabled = -1}),
+      200);
   CHECK(r.hook.filter && !strstr(r.hook.filter, "collections"));
   hr_clear(&r);
-  CHECK_EQ_INT(update(s, &r, (store_hook_update_t){.id = "h1", .url = "https://x.example/", .enabled = 0,
-                                                   .reason = "paused"}),
+  CHECK_EQ_INT(update(s, &r,
+                      (store_hook_update_t){
+                          .id = "h1", .url = "https://x.example/", .enabled = 0, .reason = "paused"}),
                200);
   CHECK(!r.hook.enabled);
   CHECK_STR(r.hook.disabled_reason, "paused");
@@ -219,10 +230,24 @@ int main(void) {
 
   /* records: log rows, the cursor only moves forward, failing streaks */
   store_hook_record_t recs[3] = {
-      {.id = "h2", .result = "failed", .seq = 5, .attempt = 1, .status = 500, .error = "HTTP 500", .duration_ms = 3,
-       .at_ms = 1000, .failing_since_ms = 1000},
-      {.id = "h2", .result = "delivered", .seq = 5, .attempt = 2, .status = 200, .duration_ms = 2, .at_ms = 2000,
-       .cursor = 5, .failing_since_ms = 0},
+      {.id = "h2",
+       .result = "failed",
+       .seq = 5,
+       .attempt = 1,
+       .status = 500,
+       .error = "HTTP 500",
+       .duration_ms = 3,
+       .at_ms = 1000,
+       .failing_since_ms = 1000},
+      {.id = "h2",
+       .result = "delivered",
+       .seq = 5,
+       .attempt = 2,
+       .status = 200,
+       .duration_ms = 2,
+       .at_ms = 2000,
+       .cursor = 5,
+       .failing_since_ms = 0},
       {.id = "h2", .cursor = 2, .failing_since_ms = -1}, /* never lowers the cursor */
   };
   store_hook_record(s, recs, 3);
@@ -241,12 +266,24 @@ int main(void) {
   CHECK_EQ_INT(deliveries(s, &d, "nope", 100), 404);
 
   /* a disabling record, a reset record */
-  store_hook_record_t dis = {.id = "h2", .result = "failed", .seq = 6, .attempt = 1, .status = 410,
-                             .error = "HTTP 410", .at_ms = 3000, .failing_since_ms = 3000,
+  store_hook_record_t dis = {.id = "h2",
+                             .result = "failed",
+                             .seq = 6,
+                             .attempt = 1,
+                             .status = 410,
+                             .error = "HTTP 410",
+                             .at_ms = 3000,
+                             .failing_since_ms = 3000,
                              .disable = "the receiver answered 410 Gone"};
   store_hook_record(s, &dis, 1);
-  store_hook_record_t rst = {.id = "h2", .result = "reset", .seq = 9, .error = "fell out", .at_ms = 4000,
-                             .cursor = 8, .failing_since_ms = -1, .reset = true};
+  store_hook_record_t rst = {.id = "h2",
+                             .result = "reset",
+                             .seq = 9,
+                             .error = "fell out",
+                             .at_ms = 4000,
+                             .cursor = 8,
+                             .failing_since_ms = -1,
+                             .reset = true};
   store_hook_record(s, &rst, 1);
   barrier(s, "h2");
   CHECK_EQ_INT(get(s, &r, "h2"), 200);
@@ -270,8 +307,13 @@ int main(void) {
 
   /* the log is trimmed to about STORE_HOOK_DELIVERIES_KEPT per webhook */
   for (int i = 0; i < 300; i++) {
-    store_hook_record_t one = {.id = "h2", .result = "delivered", .seq = (uint64_t)(100 + i), .attempt = 1,
-                               .status = 200, .at_ms = 5000 + i, .cursor = (uint64_t)(100 + i),
+    store_hook_record_t one = {.id = "h2",
+                               .result = "delivered",
+                               .seq = (uint64_t)(100 + i),
+                               .attempt = 1,
+                               .status = 200,
+                               .at_ms = 5000 + i,
+                               .cursor = (uint64_t)(100 + i),
                                .failing_since_ms = -1};
     store_hook_record(s, &one, 1);
   }
@@ -281,7 +323,8 @@ int main(void) {
   CHECK_EQ_INT(d.first.seq, 399);
   CHECK_EQ_INT(d.last.seq, 300);
   /* records for a webhook that does not exist are dropped */
-  store_hook_record_t ghost = {.id = "ghost", .result = "delivered", .seq = 1, .cursor = 1, .failing_since_ms = -1};
+  store_hook_record_t ghost = {
+      .id = "ghost", .result = "delivered", .seq = 1, .cursor = 1, .failing_since_ms = -1};
   store_hook_record(s, &ghost, 1);
   barrier(s, "h2");
   CHECK_EQ_INT(deliveries(s, &d, "ghost", 10), 404);
