@@ -23,7 +23,7 @@ A_SUBS=${A_SUBS:-10000} A_RATE=${A_RATE:-20} A_DUR=${A_DUR:-10}
 B_CONNS=${B_CONNS:-15000}
 C_SUBS=${C_SUBS:-1000} C_EVENTS=${C_EVENTS:-20000}
 PROCS=${PROCS:-2}
-RESULTS=$BENCH/results
+RESULTS=${RESULTS:-$BENCH/results}
 mkdir -p "$RESULTS"
 RUN=$RESULTS/run.jsonl
 : >"$RUN"
@@ -200,7 +200,7 @@ if [[ " $WORKLOADS " == *" rest "* ]]; then
   log "REST (wrk, long-poll)"
   OUT=$RESULTS/rest.jsonl
   : >"$OUT"
-  OUT=$OUT ./rest.sh "$HERALD"
+  OUT=$OUT ./rest.sh "$HERALD" || log "rest.sh failed"
 fi
 for rep in $(seq "$REPEAT"); do
   for wl in a b c; do
