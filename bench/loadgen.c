@@ -66,11 +66,21 @@ static struct {
   long count;
   int depth;
   int max_connecting;
-} opt = {.host = "127.0.0.1", .conns = 1, .procs = 1, .srcs = 8, .src_base = 2, .timeout = 60, .quiet = 0,
-         .depth = 1, .max_connecting = 256};
+} opt = {.host = "127.0.0.1",
+         .conns = 1,
+         .procs = 1,
+         .srcs = 8,
+         .src_base = 2,
+         .timeout = 60,
+         .quiet = 0,
+         .depth = 1,
+         .max_connecting = 256};
 
 static volatile sig_atomic_t g_stop;
-static void on_signal(int s) { (void)s; g_stop = 1; }
+static void on_signal(int s) {
+  (void)s;
+  g_stop = 1;
+}
 
 static uint64_t now_us(void) {
   struct timespec ts;
@@ -86,6 +96,28 @@ static double mono(void) {
 static void die(const char *m) {
   fprintf(stderr, "loadgen: %s\n", m);
   exit(2);
+}
+
+/* A whole-string number from the command line, or exit 2. */
+static long num(const char *flag, const char *v) {
+  char *end;
+  errno = 0;
+  long n = strtol(v, &end, 10);
+  if (errno || end == v || *end) {
+    fprintf(stderr, "loadgen: %s: not an integer: %s\n", flag, v);
+    exit(2);
+  }
+  return n;
+}
+static double fnum(const char *flag, const char *v) {
+  char *end;
+  errno = 0;
+  double d = strtod(v, &end);
+  if (errno || end == v || *end) {
+    fprintf(stderr, "loadgen: %s: not a number: %s\n", flag, v);
+    exit(2);
+  }
+  return d;
 }
 
 /* ---- latency histogram (log-linear, ~0.2% resolution, µs) -------------------- */
@@ -338,14 +370,19 @@ static void ws_parse(conn_t *c, const uint8_t *p, size_t n) {
     switch (op) {
       case 0x0: /* continuation: counted by its first frame */
       case 0x1:
-      case 0x2: on_text(c, pl, (size_t)len); break;
+      case 0x2:
+        on_text(c, pl, (size_t)len);
+        break;
       case 0x8:
         R.closed_by_peer++;
         ws_send_control(c, 0x8, pl, len >= 2 ? 2 : 0);
         conn_dead(c, true);
         return;
-      case 0x9: ws_send_control(c, 0xA, pl, (size_t)len); break;
-      default: break;
+      case 0x9:
+        ws_send_control(c, 0xA, pl, (size_t)len);
+        break;
+      default:
+        break;
     }
     off += h + (size_t)len;
   }
@@ -388,9 +425,10 @@ static void send_handshake(conn_t *c) {
   char req[1024];
   int n;
   if (opt.sse)
-    n = snprintf(req, sizeof req,
-                 "GET %s HTTP/1.1\r\nHost: %s:%d\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n",
-                 proto_path(), opt.host, opt.port);
+    n = snprintf(
+        req, sizeof req,
+        "GET %s HTTP/1.1\r\nHost: %s:%d\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n",
+        proto_path(), opt.host, opt.port);
   else
     n = snprintf(req, sizeof req,
                  "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -402,7 +440,7 @@ static void send_handshake(conn_t *c) {
 
 static void on_head_done(conn_t *c, const uint8_t *head, size_t hl, const uint8_t *rest, size_t rn) {
   int status = 0;
-  if (hl > 12) status = atoi((const char *)head + 9);
+  if (hl > 12) status = (int)strtol((const char *)head + 9, NULL, 10);
   if ((!opt.sse && status != 101) || (opt.sse && status != 200)) {
     fprintf(stderr, "loadgen: handshake got status %d\n", status);
     conn_dead(c, true);
@@ -448,8 +486,10 @@ static void sub_on_readable(conn_t *c) {
     if (c->state == S_HANDSHAKE) {
       const uint8_t *e = memmem(p, n, "\r\n\r\n", 4);
       if (!e) {
-        if (n > 16384) conn_dead(c, true);
-        else part_keep(c, p, n);
+        if (n > 16384)
+          conn_dead(c, true);
+        else
+          part_keep(c, p, n);
       } else {
         size_t hl = (size_t)(e - p) + 4;
         on_head_done(c, p, hl, p + hl, n - hl);
@@ -547,13 +587,14 @@ static int build_request(char *out, size_t cap, uint64_t i) {
   char body[128];
   int bl = snprintf(body, sizeof body, "{\"t\":%llu,\"n\":%llu}", (unsigned long long)now_us(),
                     (unsigned long long)i);
-  const char *path = opt.path ? opt.path
+  const char *path = opt.path                ? opt.path
                      : opt.proto == P_HERALD ? "/api/bench"
                      : opt.proto == P_NCHAN  ? "/pub?id=bench"
                                              : "/publish";
-  return snprintf(out, cap,
-                  "POST %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
-                  path, opt.host, opt.port, bl, body);
+  return snprintf(
+      out, cap,
+      "POST %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+      path, opt.host, opt.port, bl, body);
 }
 
 static hist_t *pub_h;
@@ -587,12 +628,12 @@ static void pub_on_readable(conn_t *c) {
       const uint8_t *h = p + off;
       for (size_t k = 0; k + 15 < hl; k++) {
         if ((h[k] == '\n') && strncasecmp((const char *)h + k + 1, "content-length:", 15) == 0) {
-          cl = atol((const char *)h + k + 16);
+          cl = strtol((const char *)h + k + 16, NULL, 10);
           break;
         }
       }
       if (off + hl + (size_t)cl > n) break;
-      int status = atoi((const char *)h + 9);
+      int status = (int)strtol((const char *)h + 9, NULL, 10);
       if (status >= 200 && status < 300)
         R.ok++;
       else {
@@ -690,16 +731,18 @@ static void usage(void) {
 
 static void print_sub(const result_t *r, double wall) {
   double window = r->min_t && r->last_recv_us > r->min_t ? (double)(r->last_recv_us - r->min_t) / 1e6 : 0;
-  printf("{\"mode\":\"sub\",\"conns\":%d,\"connected\":%llu,\"ready\":%llu,\"errors\":%llu,"
-         "\"closed_by_peer\":%llu,\"conn_fail\":%llu,\"deliveries\":%llu,\"window_s\":%.3f,"
-         "\"deliveries_per_s\":%.0f,\"p50_us\":%llu,\"p90_us\":%llu,\"p99_us\":%llu,\"max_us\":%llu,"
-         "\"mean_us\":%.0f,\"wall_s\":%.2f}\n",
-         opt.conns, (unsigned long long)r->connected, (unsigned long long)r->ready, (unsigned long long)r->errors,
-         (unsigned long long)r->closed_by_peer, (unsigned long long)r->conn_fail,
-         (unsigned long long)r->deliveries, window, window > 0 ? (double)r->deliveries / window : 0,
-         (unsigned long long)hpct(&r->h, r->deliveries, 0.50), (unsigned long long)hpct(&r->h, r->deliveries, 0.90),
-         (unsigned long long)hpct(&r->h, r->deliveries, 0.99), (unsigned long long)r->max_lat,
-         r->deliveries ? (double)r->sum_lat / (double)r->deliveries : 0, wall);
+  printf(
+      "{\"mode\":\"sub\",\"conns\":%d,\"connected\":%llu,\"ready\":%llu,\"errors\":%llu,"
+      "\"closed_by_peer\":%llu,\"conn_fail\":%llu,\"deliveries\":%llu,\"window_s\":%.3f,"
+      "\"deliveries_per_s\":%.0f,\"p50_us\":%llu,\"p90_us\":%llu,\"p99_us\":%llu,\"max_us\":%llu,"
+      "\"mean_us\":%.0f,\"wall_s\":%.2f}\n",
+      opt.conns, (unsigned long long)r->connected, (unsigned long long)r->ready,
+      (unsigned long long)r->errors, (unsigned long long)r->closed_by_peer, (unsigned long long)r->conn_fail,
+      (unsigned long long)r->deliveries, window, window > 0 ? (double)r->deliveries / window : 0,
+      (unsigned long long)hpct(&r->h, r->deliveries, 0.50),
+      (unsigned long long)hpct(&r->h, r->deliveries, 0.90),
+      (unsigned long long)hpct(&r->h, r->deliveries, 0.99), (unsigned long long)r->max_lat,
+      r->deliveries ? (double)r->sum_lat / (double)r->deliveries : 0, wall);
 }
 
 int main(int argc, char **argv) {
@@ -715,28 +758,51 @@ int main(int argc, char **argv) {
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 #define ARG(name) (strcmp(a, name) == 0 && v && (i++, 1))
     if (ARG("--proto")) {
-      opt.proto = strcmp(v, "herald") == 0 ? P_HERALD : strcmp(v, "nchan") == 0 ? P_NCHAN : strcmp(v, "uws") == 0 ? P_UWS : -1;
+      opt.proto = strcmp(v, "herald") == 0  ? P_HERALD
+                  : strcmp(v, "nchan") == 0 ? P_NCHAN
+                  : strcmp(v, "uws") == 0   ? P_UWS
+                                            : -1;
       if (opt.proto < 0) usage();
-    } else if (ARG("--transport")) opt.sse = strcmp(v, "sse") == 0;
-    else if (ARG("--host")) opt.host = v;
-    else if (ARG("--port")) opt.port = atoi(v);
-    else if (ARG("--path")) opt.path = v;
-    else if (ARG("--conns")) opt.conns = atoi(v);
-    else if (ARG("--procs")) opt.procs = atoi(v);
-    else if (ARG("--srcs")) opt.srcs = atoi(v);
-    else if (ARG("--src-base")) opt.src_base = atoi(v);
-    else if (ARG("--expect")) opt.expect = atol(v);
-    else if (ARG("--timeout")) opt.timeout = atof(v);
-    else if (ARG("--quiet")) opt.quiet = atof(v);
-    else if (ARG("--hold")) opt.hold = atof(v);
-    else if (ARG("--ready-file")) opt.ready_file = v;
-    else if (ARG("--sub-json")) opt.sub_json = v;
-    else if (ARG("--rate")) opt.rate = atof(v);
-    else if (ARG("--duration")) opt.duration = atof(v);
-    else if (ARG("--count")) opt.count = atol(v);
-    else if (ARG("--depth")) opt.depth = atoi(v);
-    else if (ARG("--max-connecting")) opt.max_connecting = atoi(v);
-    else usage();
+    } else if (ARG("--transport"))
+      opt.sse = strcmp(v, "sse") == 0;
+    else if (ARG("--host"))
+      opt.host = v;
+    else if (ARG("--port"))
+      opt.port = (int)num(a, v);
+    else if (ARG("--path"))
+      opt.path = v;
+    else if (ARG("--conns"))
+      opt.conns = (int)num(a, v);
+    else if (ARG("--procs"))
+      opt.procs = (int)num(a, v);
+    else if (ARG("--srcs"))
+      opt.srcs = (int)num(a, v);
+    else if (ARG("--src-base"))
+      opt.src_base = (int)num(a, v);
+    else if (ARG("--expect"))
+      opt.expect = num(a, v);
+    else if (ARG("--timeout"))
+      opt.timeout = fnum(a, v);
+    else if (ARG("--quiet"))
+      opt.quiet = fnum(a, v);
+    else if (ARG("--hold"))
+      opt.hold = fnum(a, v);
+    else if (ARG("--ready-file"))
+      opt.ready_file = v;
+    else if (ARG("--sub-json"))
+      opt.sub_json = v;
+    else if (ARG("--rate"))
+      opt.rate = fnum(a, v);
+    else if (ARG("--duration"))
+      opt.duration = fnum(a, v);
+    else if (ARG("--count"))
+      opt.count = num(a, v);
+    else if (ARG("--depth"))
+      opt.depth = (int)num(a, v);
+    else if (ARG("--max-connecting"))
+      opt.max_connecting = (int)num(a, v);
+    else
+      usage();
 #undef ARG
   }
   if (!opt.port || opt.conns < 1 || opt.procs < 1 || opt.srcs < 1 || opt.srcs > 200) usage();
@@ -755,10 +821,11 @@ int main(int argc, char **argv) {
     if (opt.count <= 0 && (opt.rate <= 0 || opt.duration <= 0)) usage();
     if (opt.timeout <= 0) opt.timeout = 60;
     run_pub();
-    printf("{\"mode\":\"pub\",\"sent\":%llu,\"ok\":%llu,\"bad\":%llu,\"errors\":%llu,\"elapsed_s\":%.3f,"
-           "\"req_per_s\":%.0f}\n",
-           (unsigned long long)R.sent, (unsigned long long)R.ok, (unsigned long long)R.bad,
-           (unsigned long long)R.errors, R.pub_elapsed, R.pub_elapsed > 0 ? (double)R.ok / R.pub_elapsed : 0);
+    printf(
+        "{\"mode\":\"pub\",\"sent\":%llu,\"ok\":%llu,\"bad\":%llu,\"errors\":%llu,\"elapsed_s\":%.3f,"
+        "\"req_per_s\":%.0f}\n",
+        (unsigned long long)R.sent, (unsigned long long)R.ok, (unsigned long long)R.bad,
+        (unsigned long long)R.errors, R.pub_elapsed, R.pub_elapsed > 0 ? (double)R.ok / R.pub_elapsed : 0);
     return R.ok == R.sent ? 0 : 1;
   }
 
