@@ -5,6 +5,7 @@
  * never wait for task execution. */
 #include "core/loop.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,7 +32,17 @@ static void inbox_drain(uv_async_t *a) {
       free(t);
       t = next;
     }
+    /* After each pass, not only when the inbox is empty: under sustained
+     * load it may never be, and what was queued must still go out. */
+    for (int i = 0; i < l->nturn_hooks; i++) l->turn_hooks[i].fn(l, l->turn_hooks[i].arg);
   }
+}
+
+void loop_on_turn_end(loop_t *l, loop_turn_fn fn, void *arg) {
+  assert(l->nturn_hooks < LOOP_MAX_TURN_HOOKS);
+  l->turn_hooks[l->nturn_hooks].fn = fn;
+  l->turn_hooks[l->nturn_hooks].arg = arg;
+  l->nturn_hooks++;
 }
 
 static void clock_tick(uv_timer_t *t) {

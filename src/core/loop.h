@@ -28,7 +28,11 @@
 
 #define LOOP_READ_BUF_SIZE (64 * 1024)
 
+typedef struct loop loop_t;
 typedef void (*loop_task_fn)(void *arg);
+typedef void (*loop_turn_fn)(loop_t *l, void *arg);
+
+#define LOOP_MAX_TURN_HOOKS 4
 
 typedef struct loop_task {
   struct loop_task *next;
@@ -36,7 +40,7 @@ typedef struct loop_task {
   void *arg;
 } loop_task_t;
 
-typedef struct loop {
+struct loop {
   uv_loop_t uv;
   int index;          /* 0..nloops-1 */
   pthread_t thread;
@@ -49,11 +53,20 @@ typedef struct loop {
   char http_date[32]; /* "Sun, 06 Nov 1994 08:49:37 GMT" */
   uint64_t turn_ms;   /* uv_now at the start of the latest inbox drain */
   void *user[4];      /* per-loop state of higher layers (http, hub, rt) by slot */
-} loop_t;
+  struct {
+    loop_turn_fn fn;
+    void *arg;
+  } turn_hooks[LOOP_MAX_TURN_HOOKS];
+  int nturn_hooks;
+};
 
 enum { LOOP_SLOT_HTTP = 0, LOOP_SLOT_HUB = 1, LOOP_SLOT_RT = 2, LOOP_SLOT_HOOKS = 3 };
 
 int loop_init(loop_t *l, int index);
+/* Registers fn(l, arg) to run after each pass over the inbox, before the
+ * loop polls again: the point where work posted during the pass (several
+ * hub batches, say) is written out once. Register before the loop runs. */
+void loop_on_turn_end(loop_t *l, loop_turn_fn fn, void *arg);
 /* Runs fn(arg) on l's thread. Thread-safe; never blocks on I/O. */
 void loop_post(loop_t *l, loop_task_fn fn, void *arg);
 /* Spawns a thread that runs the loop until it has no more active handles. */

@@ -563,9 +563,46 @@ static int conn_writev(http_conn_t *c, const uv_buf_t *bufs, unsigned n, wreq_t 
     wreq_free(wr);
     return UV_ECANCELED;
   }
+  /* With nothing queued, hand the bytes to the kernel right here: when it
+   * takes them all (the common case) there is no write request to track,
+   * no callback to wait for and no epoll re-arm. Only a remainder goes
+   * through uv_write, which keeps the order. */
+  uv_buf_t rest_small[16];
+  uv_buf_t *rest = NULL;
+  if (n <= 1024 && uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0) {
+    size_t total = 0;
+    for (unsigned i = 0; i < n; i++) total += bufs[i].len;
+    int w = uv_try_write((uv_stream_t *)&c->tcp, bufs, n);
+    if (w >= 0 && (size_t)w == total) {
+      wreq_free(wr);
+      return 0;
+    }
+    if (w < 0 && w != UV_EAGAIN) {
+      wreq_free(wr);
+      http__conn_close(c);
+      return w;
+    }
+    if (w > 0) {
+      size_t skip = (size_t)w;
+      unsigned k = 0, m = 0;
+      while (k < n && skip >= bufs[k].len) skip -= bufs[k++].len;
+      rest = n - k <= 16 ? rest_small : xmalloc((n - k) * sizeof *rest);
+      for (; k < n; k++, m++) {
+        rest[m] = bufs[k];
+        if (skip) {
+          rest[m].base += skip;
+          rest[m].len -= skip;
+          skip = 0;
+        }
+      }
+      bufs = rest;
+      n = m;
+    }
+  }
   wr->c = c;
   c->refs++;
-  int rc = uv_write(&wr->w, (uv_stream_t *)&c->tcp, bufs, n, on_written);
+  int rc = uv_write(&wr->w, (uv_stream_t *)&c->tcp, bufs, n, on_written); /* copies bufs */
+  if (rest && rest != rest_small) free(rest);
   if (rc != 0) {
     c->refs--;
     wreq_free(wr);

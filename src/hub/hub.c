@@ -23,6 +23,7 @@ typedef struct hub_loop {
   uint64_t gen;
   hub_sub_t *cursor; /* next sub in the walk, kept valid across detach */
   uint64_t delivered; /* highest seq delivered on this loop */
+  bool flush_pending; /* subscribers got events since the last flush */
 } hub_loop_t;
 
 typedef struct listener {
@@ -40,6 +41,8 @@ struct hub {
   int nlisteners;
 };
 
+static void turn_end(loop_t *loop, void *arg);
+
 typedef struct batch {
   hub_t *hub;
   atomic_int pending;
@@ -53,6 +56,7 @@ hub_t *hub_new(loop_t **loops, int nloops) {
   h->nloops = nloops;
   h->per_loop = xcalloc((size_t)nloops, sizeof *h->per_loop);
   atomic_init(&h->head, 0);
+  for (int i = 0; i < nloops; i++) loop_on_turn_end(loops[i], turn_end, h);
   return h;
 }
 
@@ -80,7 +84,11 @@ static void deliver(void *arg) {
   loop_t *loop = loop_current();
   assert(loop);
   hub_loop_t *hl = &b->hub->per_loop[loop->index];
-  uint64_t gen = ++hl->gen;
+  /* Every batch delivered in one inbox pass shares a generation, so a
+   * subscriber is flushed once for all of them (turn_end below). */
+  if (!hl->flush_pending) hl->gen++;
+  hl->flush_pending = true;
+  uint64_t gen = hl->gen;
   /* First pass: events in seq order to every matching subscriber. The
    * cursor lets a callback detach itself (or the next subscriber). */
   for (size_t i = 0; i < b->n; i++) {
@@ -94,13 +102,22 @@ static void deliver(void *arg) {
   }
   hl->cursor = NULL;
   if (b->n && b->evs[b->n - 1]->seq > hl->delivered) hl->delivered = b->evs[b->n - 1]->seq;
-  /* Second pass: flush each subscriber that received something. */
+  batch_release(b);
+}
+
+/* After an inbox pass: flush each subscriber that received something, once
+ * for all the batches of the pass (the coalescing point). */
+static void turn_end(loop_t *loop, void *arg) {
+  hub_t *h = arg;
+  hub_loop_t *hl = &h->per_loop[loop->index];
+  if (!hl->flush_pending) return;
+  hl->flush_pending = false;
+  uint64_t gen = hl->gen;
   for (hub_sub_t *s = hl->subs; s; s = hl->cursor) {
     hl->cursor = s->next;
     if (s->flush_gen == gen && s->on_flush) s->on_flush(s);
   }
   hl->cursor = NULL;
-  batch_release(b);
 }
 
 void hub_publish(hub_t *h, hub_event_t *const *evs, size_t n) {

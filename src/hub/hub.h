@@ -5,7 +5,8 @@
  * every I/O loop its own reference to the batch through loop_post(); each
  * loop then walks its own subscribers (no locks on the delivery path) and
  * calls on_event for each event that matches the subscriber's filter, in seq
- * order, and once per batch on_flush for each subscriber that got at least
+ * order; after each pass over the loop's inbox (several batches when the
+ * loop is busy) it calls on_flush once for each subscriber that got at least
  * one event (the coalescing point: collect in on_event, write in on_flush).
  *
  * Subscribers are plain structs embedded in a transport's connection (the

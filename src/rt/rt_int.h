@@ -6,6 +6,8 @@
 #include "rt/rt.h"
 
 #define RT_SWEEP_MS 1000
+/* A connection with this much gathered in one turn writes it out at once. */
+#define RT_FLUSH_EARLY (64 * 1024)
 
 typedef struct rt_conn rt_conn_t;
 

@@ -78,7 +78,9 @@ static void on_feed_event(feed_t *f, hub_event_t *ev) {
   if (http_conn_queued(sc->base.conn) > sc->app->cfg->max_outbound) {
     LOG_D("sse: slow consumer, ending the stream");
     end_stream(sc, false);
+    return;
   }
+  if (out_len(&sc->out) >= RT_FLUSH_EARLY) flush(sc);
 }
 
 static void on_feed_flush(feed_t *f) { flush(f->owner); }

@@ -142,7 +142,9 @@ static void on_feed_event(feed_t *f, hub_event_t *ev) {
   out_add_copy(&wc->out, s->prefix, s->prefix_len);
   out_add_ref(&wc->out, json);
   out_add_copy(&wc->out, "}", 1);
-  over_cap(wc);
+  if (over_cap(wc)) return;
+  /* A long backlog goes out in pieces rather than as one huge write. */
+  if (out_len(&wc->out) >= RT_FLUSH_EARLY) flush(wc);
 }
 
 static void on_feed_flush(feed_t *f) {

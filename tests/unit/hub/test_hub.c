@@ -1,5 +1,6 @@
 /* Unit tests for hub: fan-out to two real loop threads, per-subscriber
- * filtering, seq order, one on_flush per batch with matches, detaching from
+ * filtering, seq order, one on_flush per inbox pass with matches (so several
+ * batches that reach a busy loop together are flushed once), detaching from
  * inside callbacks, listeners, head tracking, and a clean shutdown (the
  * sanitizer build checks nothing leaks). */
 #include <pthread.h>
@@ -49,6 +50,14 @@ static void run_on(loop_t *l, void (*fn)(void *), void *arg) {
   pthread_mutex_unlock(&c.mu);
   pthread_mutex_destroy(&c.mu);
   pthread_cond_destroy(&c.cv);
+}
+
+/* Returns once l has finished the inbox pass that ran a task posted now,
+ * turn-end hooks (the hub's flush) included: the second task is posted
+ * after the first ran, so it lands in a later pass. */
+static void barrier(loop_t *l) {
+  run_on(l, NULL, NULL);
+  run_on(l, NULL, NULL);
 }
 
 /* ---- a recording subscriber -------------------------------------------- */
@@ -214,12 +223,16 @@ static void test_fanout(void) {
     }
     hub_publish(hub, evs, sizes[b]);
     for (size_t i = 0; i < sizes[b]; i++) hub_event_unref(evs[i]); /* the hub holds its own */
+    /* Let each batch be delivered and flushed in a pass of its own, so the
+     * flush counts below are one per batch (test_coalesce covers several
+     * batches in one pass). */
+    for (int l = 0; l < NLOOPS; l++) barrier(&loops[l]);
   }
   CHECK_EQ_INT(hub_head(hub), 8);
   CHECK_EQ_INT(listen_calls, 3);
   CHECK_EQ_INT(listen_events, 8);
   CHECK_EQ_INT(listen_wrong, 0);
-  for (int l = 0; l < NLOOPS; l++) run_on(&loops[l], NULL, NULL); /* deliveries done */
+  for (int l = 0; l < NLOOPS; l++) barrier(&loops[l]); /* deliveries and flushes done */
 
   for (int l = 0; l < NLOOPS; l++) {
     rec_t *r = recs[l];
@@ -320,13 +333,62 @@ static void test_stress(void) {
     for (size_t i = 0; i < n; i++) hub_event_unref(evs[i]);
   }
   CHECK_EQ_INT(hub_head(hub), seq);
-  for (int l = 0; l < NLOOPS; l++) run_on(&loops[l], NULL, NULL);
+  for (int l = 0; l < NLOOPS; l++) barrier(&loops[l]);
   for (int l = 0; l < NLOOPS; l++) {
     CHECK_EQ_INT(recs[l][R_ALL].n, total);
     CHECK_EQ_INT(recs[l][R_ORDERS].n, orders);
     CHECK_EQ_INT(recs[l][R_ALL].seen[total - 1], seq);
     for (int i = 0; i < NREC; i++) CHECK_EQ_INT(recs[l][i].out_of_order, 0);
   }
+}
+
+/* Batches that reach a busy loop together are flushed once: the loop is
+ * held by a gate task while three batches are published, then released. */
+typedef struct gate {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  bool open, entered;
+} gate_t;
+
+static void gate_task(void *p) {
+  gate_t *g = p;
+  pthread_mutex_lock(&g->mu);
+  g->entered = true;
+  pthread_cond_broadcast(&g->cv);
+  while (!g->open) pthread_cond_wait(&g->cv, &g->mu);
+  pthread_mutex_unlock(&g->mu);
+}
+
+static void test_coalesce(void) {
+  rec_t *r = &recs[0][R_ORDERS];
+  r->n = 0;
+  r->flushes = 0;
+  r->events_since_flush = 0;
+  gate_t g = {.open = false, .entered = false};
+  pthread_mutex_init(&g.mu, NULL);
+  pthread_cond_init(&g.cv, NULL);
+  loop_post(&loops[0], gate_task, &g);
+  pthread_mutex_lock(&g.mu);
+  while (!g.entered) pthread_cond_wait(&g.cv, &g.mu);
+  pthread_mutex_unlock(&g.mu);
+  uint64_t seq = hub_head(hub);
+  static const spec_t o = {"orders", "created", "c"};
+  for (int b = 0; b < 3; b++) {
+    hub_event_t *ev = mk(++seq, &o);
+    hub_publish(hub, &ev, 1);
+    hub_event_unref(ev);
+  }
+  pthread_mutex_lock(&g.mu);
+  g.open = true;
+  pthread_cond_broadcast(&g.cv);
+  pthread_mutex_unlock(&g.mu);
+  for (int l = 0; l < NLOOPS; l++) barrier(&loops[l]);
+  CHECK_EQ_INT(r->n, 3);
+  CHECK_EQ_INT(r->flushes, 1);
+  CHECK_EQ_INT(r->empty_flushes, 0);
+  CHECK_EQ_INT(r->out_of_order, 0);
+  pthread_mutex_destroy(&g.mu);
+  pthread_cond_destroy(&g.cv);
 }
 
 /* A hub with no loops (a store test, say) still calls its listeners and
@@ -367,6 +429,7 @@ int main(void) {
 
   test_fanout();
   test_stress();
+  test_coalesce();
 
   for (int l = 0; l < NLOOPS; l++) {
     for (int i = 0; i < NREC; i++) run_on(&loops[l], detach_task, &recs[l][i]);
