@@ -69,7 +69,7 @@ start_server() {
     herald)
       rm -rf "$TMP/h"
       mkdir -p "$TMP/h"
-      "$HERALD" --listen 127.0.0.1:$PORT --db "$TMP/h/bench.db" --log-level warn --threads 2 \
+      "$HERALD" --listen 127.0.0.1:$PORT --db "$TMP/h/bench.db" --log-level warn --threads ${HERALD_THREADS:-2} \
         >"$TMP/herald.log" 2>&1 &
       SERVER_PID=$!
       ;;
