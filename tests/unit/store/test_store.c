@@ -961,6 +961,45 @@ static void test_retention(const char *path, hub_t *hub, const char *epoch, uint
 
 static void close_loop(void *arg) { loop_close_handles(arg); }
 
+/* RFC 7396 Appendix A, the examples whose target and patch are objects (a
+ * document is always an object): PUT the target, PATCH, compare the client
+ * part of the result with the expected document. */
+static void test_merge_patch_rfc7396(store_t *s) {
+  static const char *const cases[][3] = {
+      {"{\"a\":\"b\"}", "{\"a\":\"c\"}", "{\"a\":\"c\"}"},
+      {"{\"a\":\"b\"}", "{\"b\":\"c\"}", "{\"a\":\"b\",\"b\":\"c\"}"},
+      {"{\"a\":\"b\"}", "{\"a\":null}", "{}"},
+      {"{\"a\":\"b\",\"b\":\"c\"}", "{\"a\":null}", "{\"b\":\"c\"}"},
+      {"{\"a\":[\"b\"]}", "{\"a\":\"c\"}", "{\"a\":\"c\"}"},
+      {"{\"a\":\"c\"}", "{\"a\":[\"b\"]}", "{\"a\":[\"b\"]}"},
+      {"{\"a\":{\"b\":\"c\"}}", "{\"a\":{\"b\":\"d\",\"c\":null}}", "{\"a\":{\"b\":\"d\"}}"},
+      {"{\"a\":[{\"b\":\"c\"}]}", "{\"a\":[1]}", "{\"a\":[1]}"},
+      {"{\"e\":null}", "{\"a\":1}", "{\"e\":null,\"a\":1}"},
+      {"{\"a\":\"foo\"}", "{\"a\":{\"bb\":{\"ccc\":null}}}", "{\"a\":{\"bb\":{}}}"},
+      {"{}", "{}", "{}"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char id[16];
+    snprintf(id, sizeof id, "rfc%zu", i);
+    wr_t w;
+    CHECK_EQ_INT(W(s, &w, STORE_PUT, "rfc7396", id, cases[i][0]), 201);
+    wr_clear(&w);
+    CHECK_EQ_INT(W(s, &w, STORE_PATCH, "rfc7396", id, cases[i][1]), 200);
+    check_server_fields(w.doc, id, 2);
+    json_t *got = parse(w.doc);
+    json_object_del(got, "id");
+    json_object_del(got, "version");
+    json_object_del(got, "createdAt");
+    json_object_del(got, "updatedAt");
+    json_t *want = parse(cases[i][2]);
+    if (!json_equal(got, want)) fprintf(stderr, "  RFC 7396 case %zu: got %s, want %s\n", i, w.doc, cases[i][2]);
+    CHECK(json_equal(got, want));
+    json_decref(got);
+    json_decref(want);
+    wr_clear(&w);
+  }
+}
+
 int main(void) {
   log_set_level(LOG_WARN);
   char dir[] = "/tmp/herald-store-XXXXXX";
@@ -981,6 +1020,7 @@ int main(void) {
   test_crud(s);
   test_list(s);
   test_changes(s);
+  test_merge_patch_rfc7396(s);
   test_concurrency(s);
   char epoch[33];
   snprintf(epoch, sizeof epoch, "%s", store_epoch(s));
