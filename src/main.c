@@ -145,7 +145,8 @@ int main(int argc, char **argv) {
   for (int i = 0; i < n; i++) {
     rc = http_server_listen(app.http, &loops[i]);
     if (rc != 0) {
-      fprintf(stderr, "herald: cannot listen on %s:%d: %s\n", cfg.listen_host, cfg.listen_port, uv_strerror(rc));
+      fprintf(stderr, "herald: cannot listen on %s:%d: %s\n", cfg.listen_host, cfg.listen_port,
+              uv_strerror(rc));
       return 1;
     }
   }
@@ -153,8 +154,9 @@ int main(int argc, char **argv) {
    * servers would each number events and publish only their own. */
   int lock_fd = open(cfg.db_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
-    fprintf(stderr, "herald: cannot open database %s: %s\n", cfg.db_path,
-            lock_fd >= 0 && errno == EWOULDBLOCK ? "it is in use by another herald process" : strerror(errno));
+    fprintf(
+        stderr, "herald: cannot open database %s: %s\n", cfg.db_path,
+        lock_fd >= 0 && errno == EWOULDBLOCK ? "it is in use by another herald process" : strerror(errno));
     return 1;
   }
   rc = store_open(&scfg, hub, &app.store, err, sizeof err);
@@ -169,9 +171,9 @@ int main(int argc, char **argv) {
     return 1;
   }
   app.hooks = hooks;
-  printf("herald listening on http://%s%s%s:%d db=%s epoch=%s threads=%d\n", strchr(cfg.listen_host, ':') ? "[" : "",
-         cfg.listen_host, strchr(cfg.listen_host, ':') ? "]" : "", http_server_port(app.http), cfg.db_path,
-         store_epoch(app.store), n);
+  printf("herald listening on http://%s%s%s:%d db=%s epoch=%s threads=%d\n",
+         strchr(cfg.listen_host, ':') ? "[" : "", cfg.listen_host, strchr(cfg.listen_host, ':') ? "]" : "",
+         http_server_port(app.http), cfg.db_path, store_epoch(app.store), n);
   fflush(stdout);
   LOG_I("herald %s: listening on %s:%d, database %s, head %llu, %d loop(s)", HERALD_VERSION, cfg.listen_host,
         http_server_port(app.http), cfg.db_path, (unsigned long long)store_head(app.store), n);

@@ -10,15 +10,15 @@
 
 #include "http/http.h"
 
-void api_doc_create(http_req_t *req);  /* POST   /api/{c} */
-void api_doc_list(http_req_t *req);    /* GET    /api/{c} */
-void api_doc_get(http_req_t *req);     /* GET    /api/{c}/{id} */
-void api_doc_put(http_req_t *req);     /* PUT    /api/{c}/{id} */
-void api_doc_patch(http_req_t *req);   /* PATCH  /api/{c}/{id} */
-void api_doc_delete(http_req_t *req);  /* DELETE /api/{c}/{id} */
-void api_collections(http_req_t *req); /* GET    /api */
-void api_event_post(http_req_t *req);  /* POST   /api/_events */
-void api_healthz(http_req_t *req);     /* GET    /healthz */
+void api_doc_create(http_req_t *req);      /* POST   /api/{c} */
+void api_doc_list(http_req_t *req);        /* GET    /api/{c} */
+void api_doc_get(http_req_t *req);         /* GET    /api/{c}/{id} */
+void api_doc_put(http_req_t *req);         /* PUT    /api/{c}/{id} */
+void api_doc_patch(http_req_t *req);       /* PATCH  /api/{c}/{id} */
+void api_doc_delete(http_req_t *req);      /* DELETE /api/{c}/{id} */
+void api_collections(http_req_t *req);     /* GET    /api */
+void api_event_post(http_req_t *req);      /* POST   /api/_events */
+void api_healthz(http_req_t *req);         /* GET    /healthz */
 void api_hook_create(http_req_t *req);     /* POST   /api/_webhooks (webhooks.c) */
 void api_hook_list(http_req_t *req);       /* GET    /api/_webhooks */
 void api_hook_get(http_req_t *req);        /* GET    /api/_webhooks/{id} */

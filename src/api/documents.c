@@ -30,7 +30,8 @@ bool api__json_content_type(const http_req_t *req, bool allow_merge_patch) {
   if (semi) n = (size_t)(semi - ct->p);
   while (n && (ct->p[n - 1] == ' ' || ct->p[n - 1] == '\t')) n--;
   if (n == 16 && strncasecmp(ct->p, "application/json", 16) == 0) return true;
-  if (allow_merge_patch && n == 28 && strncasecmp(ct->p, "application/merge-patch+json", 28) == 0) return true;
+  if (allow_merge_patch && n == 28 && strncasecmp(ct->p, "application/merge-patch+json", 28) == 0)
+    return true;
   return false;
 }
 
@@ -68,9 +69,11 @@ static bool etag_list_matches(const http_slice_t *v, int64_t version) {
 
 static bool check_collection(http_req_t *req, http_slice_t c) {
   if (valid_collection(c.p, c.n)) return true;
-  if (c.n && c.p[0] == '_') http_problem(req, 404, "no such resource");
-  else http_problemf(req, 400, "invalid collection name '%.*s': must match ^[a-z][a-z0-9_-]{0,63}$",
-                     (int)(c.n > 80 ? 80 : c.n), c.p);
+  if (c.n && c.p[0] == '_')
+    http_problem(req, 404, "no such resource");
+  else
+    http_problemf(req, 400, "invalid collection name '%.*s': must match ^[a-z][a-z0-9_-]{0,63}$",
+                  (int)(c.n > 80 ? 80 : c.n), c.p);
   return false;
 }
 
@@ -197,8 +200,8 @@ void api_doc_create(http_req_t *req) {
   char coll[72];
   memcpy(coll, c.p, c.n);
   coll[c.n] = '\0';
-  store_write_t w = {.kind = STORE_CREATE, .collection = coll, .id = id, .body = body, .body_len = blen,
-                     .if_match = -1};
+  store_write_t w = {
+      .kind = STORE_CREATE, .collection = coll, .id = id, .body = body, .body_len = blen, .if_match = -1};
   char key[256];
   char fp[2 * EVP_MAX_MD_SIZE + 1];
   const http_slice_t *ik = http_header(req, "idempotency-key");
@@ -321,8 +324,10 @@ static void on_listed(void *ud, store_list_result_t *res) {
   buf_puts(&b, "{\"items\":");
   buf_append(&b, res->items, res->items_len);
   buf_puts(&b, ",\"next\":");
-  if (res->next_cursor) buf_put_json_str(&b, res->next_cursor, strlen(res->next_cursor));
-  else buf_puts(&b, "null");
+  if (res->next_cursor)
+    buf_put_json_str(&b, res->next_cursor, strlen(res->next_cursor));
+  else
+    buf_puts(&b, "null");
   buf_puts(&b, ",\"head\":");
   buf_put_u64(&b, res->head);
   buf_putc(&b, '}');

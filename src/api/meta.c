@@ -36,8 +36,8 @@ static bool valid_type(const char *s) {
   if (n == 0 || n > 64) return false;
   for (size_t i = 0; i < n; i++) {
     char c = s[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-          c == ':' || c == '-'))
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+          c == '.' || c == ':' || c == '-'))
       return false;
   }
   return true;
@@ -87,8 +87,13 @@ void api_event_post(http_req_t *req) {
     json_t *data = json_object_get(obj, "data");
     size_t dlen = 4;
     char *dtext = data ? json_compact(data, &dlen) : NULL;
-    store_write_t w = {.kind = STORE_EVENT, .collection = coll, .id = "", .type = type,
-                       .body = dtext ? dtext : "null", .body_len = dtext ? dlen : 4, .if_match = -1};
+    store_write_t w = {.kind = STORE_EVENT,
+                       .collection = coll,
+                       .id = "",
+                       .type = type,
+                       .body = dtext ? dtext : "null",
+                       .body_len = dtext ? dlen : 4,
+                       .if_match = -1};
     app_t *app = req->app;
     store_write(app->store, req->loop, &w, on_event_written, req);
     free(dtext);

@@ -102,8 +102,10 @@ int json_body_parse(const char *body, size_t len, int want, json_t **out, char *
         char key[48];
         dup_key(err.text, key, sizeof key);
         /* jansson leaves the key out of its text when the key is long. */
-        if (key[0]) snprintf(detail, detail_len, "duplicate key '%s'", key);
-        else snprintf(detail, detail_len, "duplicate key at line %d column %d", err.line, err.column);
+        if (key[0])
+          snprintf(detail, detail_len, "duplicate key '%s'", key);
+        else
+          snprintf(detail, detail_len, "duplicate key at line %d column %d", err.line, err.column);
         break;
       }
       case json_error_invalid_utf8:
@@ -128,7 +130,8 @@ int json_body_parse(const char *body, size_t len, int want, json_t **out, char *
             return -1;
           }
         }
-        snprintf(detail, detail_len, "malformed JSON: %s at line %d column %d", err.text, err.line, err.column);
+        snprintf(detail, detail_len, "malformed JSON: %s at line %d column %d", err.text, err.line,
+                 err.column);
     }
     return -1;
   }
@@ -174,8 +177,10 @@ static void put_real(buf_t *b, double d) {
       frac_or_exp = true;
       out[o++] = 'e';
       p++;
-      if (*p == '+') p++;
-      else if (*p == '-') out[o++] = *p++;
+      if (*p == '+')
+        p++;
+      else if (*p == '-')
+        out[o++] = *p++;
       while (*p == '0' && p[1]) p++;
       while (*p) out[o++] = *p++;
       break;
@@ -212,18 +217,32 @@ static void put_value(buf_t *b, const json_t *v) {
       }
       buf_putc(b, ']');
       break;
-    case JSON_STRING: buf_put_json_str(b, json_string_value(v), json_string_length(v)); break;
-    case JSON_INTEGER: buf_put_i64(b, (int64_t)json_integer_value(v)); break;
-    case JSON_REAL: put_real(b, json_real_value(v)); break;
-    case JSON_TRUE: buf_puts(b, "true"); break;
-    case JSON_FALSE: buf_puts(b, "false"); break;
-    case JSON_NULL: buf_puts(b, "null"); break;
+    case JSON_STRING:
+      buf_put_json_str(b, json_string_value(v), json_string_length(v));
+      break;
+    case JSON_INTEGER:
+      buf_put_i64(b, (int64_t)json_integer_value(v));
+      break;
+    case JSON_REAL:
+      put_real(b, json_real_value(v));
+      break;
+    case JSON_TRUE:
+      buf_puts(b, "true");
+      break;
+    case JSON_FALSE:
+      buf_puts(b, "false");
+      break;
+    case JSON_NULL:
+      buf_puts(b, "null");
+      break;
   }
 }
 
 char *json_compact(const json_t *v, size_t *len) {
   buf_t b = BUF_INIT;
-  if (v) put_value(&b, v);
-  else buf_puts(&b, "null");
+  if (v)
+    put_value(&b, v);
+  else
+    buf_puts(&b, "null");
   return buf_detach(&b, len);
 }

@@ -113,13 +113,27 @@ void buf_put_json_str(buf_t *b, const char *s, size_t n) {
     buf_append(b, s + start, i - start);
     start = i + 1;
     switch (c) {
-      case '"': buf_append(b, "\\\"", 2); break;
-      case '\\': buf_append(b, "\\\\", 2); break;
-      case '\n': buf_append(b, "\\n", 2); break;
-      case '\r': buf_append(b, "\\r", 2); break;
-      case '\t': buf_append(b, "\\t", 2); break;
-      case '\b': buf_append(b, "\\b", 2); break;
-      case '\f': buf_append(b, "\\f", 2); break;
+      case '"':
+        buf_append(b, "\\\"", 2);
+        break;
+      case '\\':
+        buf_append(b, "\\\\", 2);
+        break;
+      case '\n':
+        buf_append(b, "\\n", 2);
+        break;
+      case '\r':
+        buf_append(b, "\\r", 2);
+        break;
+      case '\t':
+        buf_append(b, "\\t", 2);
+        break;
+      case '\b':
+        buf_append(b, "\\b", 2);
+        break;
+      case '\f':
+        buf_append(b, "\\f", 2);
+        break;
       default: {
         char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
         buf_append(b, e, 6);

@@ -28,27 +28,46 @@ typedef struct opt {
 
 static const opt_t opts[] = {
     {"--listen", "HERALD_LISTEN", OPT_LISTEN, 0, 0, "address:port to listen on (default 127.0.0.1:8080)"},
-    {"--db", "HERALD_DB", OPT_STR, OFF(db_path), sizeof(((config_t *)0)->db_path), "SQLite database file (default ./herald.db)"},
+    {"--db", "HERALD_DB", OPT_STR, OFF(db_path), sizeof(((config_t *)0)->db_path),
+     "SQLite database file (default ./herald.db)"},
     {"--threads", "HERALD_THREADS", OPT_INT, OFF(threads), 1, "I/O loops (default: number of cores)"},
-    {"--retain-events", "HERALD_RETAIN_EVENTS", OPT_INT, OFF(retain_events), 1, "events kept by count (default 1000000)"},
-    {"--retain-for", "HERALD_RETAIN_FOR", OPT_DUR, OFF(retain_for_ms), 0, "events kept by age, e.g. 7d, 12h (default 7d)"},
-    {"--max-body", "HERALD_MAX_BODY", OPT_SIZE, OFF(max_body), 0, "request body limit in bytes (default 1048576)"},
-    {"--max-header", "HERALD_MAX_HEADER", OPT_SIZE, OFF(max_header), 0, "request head limit in bytes (default 16384)"},
-    {"--log-level", "HERALD_LOG_LEVEL", OPT_LEVEL, OFF(log_level), 0, "debug, info, warn, error or off (default info)"},
-    {"--header-timeout", "HERALD_HEADER_TIMEOUT", OPT_DUR, OFF(header_timeout_ms), 0, "time allowed to send a request head (default 10s)"},
-    {"--idle-timeout", "HERALD_IDLE_TIMEOUT", OPT_DUR, OFF(idle_timeout_ms), 0, "keep-alive idle limit (default 60s)"},
-    {"--body-timeout", "HERALD_BODY_TIMEOUT", OPT_DUR, OFF(body_timeout_ms), 0, "longest pause inside a request body (default 30s)"},
-    {"--ws-max-message", "HERALD_WS_MAX_MESSAGE", OPT_SIZE, OFF(ws_max_message), 0, "largest WebSocket message in bytes (default 65536)"},
-    {"--max-subscriptions", "HERALD_MAX_SUBSCRIPTIONS", OPT_INT, OFF(max_subscriptions), 1, "subscriptions per WebSocket (default 64)"},
-    {"--max-outbound", "HERALD_MAX_OUTBOUND", OPT_SIZE, OFF(max_outbound), 0, "queued bytes per connection (default 1048576)"},
-    {"--heartbeat", "HERALD_HEARTBEAT", OPT_DUR, OFF(heartbeat_ms), 0, "SSE heartbeat interval (default 15s)"},
+    {"--retain-events", "HERALD_RETAIN_EVENTS", OPT_INT, OFF(retain_events), 1,
+     "events kept by count (default 1000000)"},
+    {"--retain-for", "HERALD_RETAIN_FOR", OPT_DUR, OFF(retain_for_ms), 0,
+     "events kept by age, e.g. 7d, 12h (default 7d)"},
+    {"--max-body", "HERALD_MAX_BODY", OPT_SIZE, OFF(max_body), 0,
+     "request body limit in bytes (default 1048576)"},
+    {"--max-header", "HERALD_MAX_HEADER", OPT_SIZE, OFF(max_header), 0,
+     "request head limit in bytes (default 16384)"},
+    {"--log-level", "HERALD_LOG_LEVEL", OPT_LEVEL, OFF(log_level), 0,
+     "debug, info, warn, error or off (default info)"},
+    {"--header-timeout", "HERALD_HEADER_TIMEOUT", OPT_DUR, OFF(header_timeout_ms), 0,
+     "time allowed to send a request head (default 10s)"},
+    {"--idle-timeout", "HERALD_IDLE_TIMEOUT", OPT_DUR, OFF(idle_timeout_ms), 0,
+     "keep-alive idle limit (default 60s)"},
+    {"--body-timeout", "HERALD_BODY_TIMEOUT", OPT_DUR, OFF(body_timeout_ms), 0,
+     "longest pause inside a request body (default 30s)"},
+    {"--ws-max-message", "HERALD_WS_MAX_MESSAGE", OPT_SIZE, OFF(ws_max_message), 0,
+     "largest WebSocket message in bytes (default 65536)"},
+    {"--max-subscriptions", "HERALD_MAX_SUBSCRIPTIONS", OPT_INT, OFF(max_subscriptions), 1,
+     "subscriptions per WebSocket (default 64)"},
+    {"--max-outbound", "HERALD_MAX_OUTBOUND", OPT_SIZE, OFF(max_outbound), 0,
+     "queued bytes per connection (default 1048576)"},
+    {"--heartbeat", "HERALD_HEARTBEAT", OPT_DUR, OFF(heartbeat_ms), 0,
+     "SSE heartbeat interval (default 15s)"},
     {"--ws-ping", "HERALD_WS_PING", OPT_DUR, OFF(ws_ping_ms), 0, "WebSocket ping interval (default 30s)"},
-    {"--sse-retry", "HERALD_SSE_RETRY", OPT_DUR, OFF(sse_retry_ms), 0, "reconnect delay advertised to SSE clients (default 2s)"},
-    {"--hook-connect-timeout", "HERALD_HOOK_CONNECT_TIMEOUT", OPT_DUR, OFF(hook_connect_timeout_ms), 0, "webhook connect timeout (default 5s)"},
-    {"--hook-timeout", "HERALD_HOOK_TIMEOUT", OPT_DUR, OFF(hook_timeout_ms), 0, "webhook request timeout (default 15s)"},
-    {"--hook-retry-first", "HERALD_HOOK_RETRY_FIRST", OPT_DUR, OFF(hook_retry_first_ms), 0, "first webhook retry delay (default 1s)"},
-    {"--hook-retry-max", "HERALD_HOOK_RETRY_MAX", OPT_DUR, OFF(hook_retry_max_ms), 0, "longest webhook retry delay (default 10m)"},
-    {"--hook-retry-window", "HERALD_HOOK_RETRY_WINDOW", OPT_DUR, OFF(hook_retry_window_ms), 0, "failing this long disables a webhook (default 24h)"},
+    {"--sse-retry", "HERALD_SSE_RETRY", OPT_DUR, OFF(sse_retry_ms), 0,
+     "reconnect delay advertised to SSE clients (default 2s)"},
+    {"--hook-connect-timeout", "HERALD_HOOK_CONNECT_TIMEOUT", OPT_DUR, OFF(hook_connect_timeout_ms), 0,
+     "webhook connect timeout (default 5s)"},
+    {"--hook-timeout", "HERALD_HOOK_TIMEOUT", OPT_DUR, OFF(hook_timeout_ms), 0,
+     "webhook request timeout (default 15s)"},
+    {"--hook-retry-first", "HERALD_HOOK_RETRY_FIRST", OPT_DUR, OFF(hook_retry_first_ms), 0,
+     "first webhook retry delay (default 1s)"},
+    {"--hook-retry-max", "HERALD_HOOK_RETRY_MAX", OPT_DUR, OFF(hook_retry_max_ms), 0,
+     "longest webhook retry delay (default 10m)"},
+    {"--hook-retry-window", "HERALD_HOOK_RETRY_WINDOW", OPT_DUR, OFF(hook_retry_window_ms), 0,
+     "failing this long disables a webhook (default 24h)"},
 };
 
 void config_defaults(config_t *c) {
@@ -80,10 +99,11 @@ void config_defaults(config_t *c) {
 }
 
 void config_print_usage(void) {
-  printf("usage: herald [options]\n\nherald %s: a JSON REST API over collections with every change pushed\n"
-         "live over WebSocket, Server-Sent Events, long-polling and webhooks.\n\noptions (each also as the "
-         "environment variable shown):\n",
-         HERALD_VERSION);
+  printf(
+      "usage: herald [options]\n\nherald %s: a JSON REST API over collections with every change pushed\n"
+      "live over WebSocket, Server-Sent Events, long-polling and webhooks.\n\noptions (each also as the "
+      "environment variable shown):\n",
+      HERALD_VERSION);
   for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
     printf("  %-24s %-30s %s\n", opts[i].flag, opts[i].env, opts[i].help);
   printf("  %-24s %-30s %s\n  %-24s %-30s %s\n", "--help", "", "print this help and exit", "--version", "",
@@ -149,9 +169,12 @@ static int apply(config_t *c, const opt_t *o, const char *v, char *err, size_t e
       return 0;
     }
     case OPT_BOOL:
-      if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0) *(bool *)(base + o->off) = true;
-      else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0) *(bool *)(base + o->off) = false;
-      else goto bad;
+      if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+        *(bool *)(base + o->off) = true;
+      else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+        *(bool *)(base + o->off) = false;
+      else
+        goto bad;
       return 0;
   }
 bad:

@@ -74,8 +74,10 @@ void loop_post(loop_t *l, loop_task_fn fn, void *arg) {
   t->fn = fn;
   t->arg = arg;
   pthread_mutex_lock(&l->inbox_mu);
-  if (l->inbox_tail) l->inbox_tail->next = t;
-  else l->inbox_head = t;
+  if (l->inbox_tail)
+    l->inbox_tail->next = t;
+  else
+    l->inbox_head = t;
   l->inbox_tail = t;
   pthread_mutex_unlock(&l->inbox_mu);
   uv_async_send(&l->inbox_async);

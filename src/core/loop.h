@@ -42,13 +42,13 @@ typedef struct loop_task {
 
 struct loop {
   uv_loop_t uv;
-  int index;          /* 0..nloops-1 */
+  int index; /* 0..nloops-1 */
   pthread_t thread;
   uv_async_t inbox_async;
   pthread_mutex_t inbox_mu;
   loop_task_t *inbox_head, *inbox_tail;
   bool read_buf_busy;
-  char *read_buf;     /* LOOP_READ_BUF_SIZE bytes, lent to one uv_read at a time */
+  char *read_buf; /* LOOP_READ_BUF_SIZE bytes, lent to one uv_read at a time */
   uv_timer_t clock_timer;
   char http_date[32]; /* "Sun, 06 Nov 1994 08:49:37 GMT" */
   uint64_t turn_ms;   /* uv_now at the start of the latest inbox drain */

@@ -84,12 +84,18 @@ int time_parse_duration(const char *s, int64_t *out_ms) {
   unsigned long long v = strtoull(s, &end, 10);
   if (errno || end == s) return -1;
   int64_t mult;
-  if (*end == '\0' || strcmp(end, "s") == 0) mult = 1000;
-  else if (strcmp(end, "ms") == 0) mult = 1;
-  else if (strcmp(end, "m") == 0) mult = 60 * 1000;
-  else if (strcmp(end, "h") == 0) mult = 3600 * 1000;
-  else if (strcmp(end, "d") == 0) mult = 86400 * 1000;
-  else return -1;
+  if (*end == '\0' || strcmp(end, "s") == 0)
+    mult = 1000;
+  else if (strcmp(end, "ms") == 0)
+    mult = 1;
+  else if (strcmp(end, "m") == 0)
+    mult = 60 * 1000;
+  else if (strcmp(end, "h") == 0)
+    mult = 3600 * 1000;
+  else if (strcmp(end, "d") == 0)
+    mult = 86400 * 1000;
+  else
+    return -1;
   if (v > (unsigned long long)(INT64_MAX / mult)) return -1;
   *out_ms = (int64_t)v * mult;
   return 0;

@@ -6,7 +6,7 @@
 #include <stddef.h>
 
 typedef struct asset {
-  const char *path;         /* "/index.html", "/herald.js" */
+  const char *path; /* "/index.html", "/herald.js" */
   const char *content_type;
   const unsigned char *data;
   size_t len;

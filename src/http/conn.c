@@ -27,10 +27,14 @@ static void conn_start_reading(http_conn_t *c);
 static int64_t state_timeout(http_conn_t *c) {
   const config_t *cfg = c->srv->cfg;
   switch (c->state) {
-    case CONN_IDLE: return c->served ? cfg->idle_timeout_ms : cfg->header_timeout_ms;
-    case CONN_HEAD: return cfg->header_timeout_ms;
-    case CONN_BODY: return cfg->body_timeout_ms;
-    default: return 0;
+    case CONN_IDLE:
+      return c->served ? cfg->idle_timeout_ms : cfg->header_timeout_ms;
+    case CONN_HEAD:
+      return cfg->header_timeout_ms;
+    case CONN_BODY:
+      return cfg->body_timeout_ms;
+    default:
+      return 0;
   }
 }
 
@@ -42,8 +46,10 @@ static void conn_set_state(http_conn_t *c, conn_state_t st) {
   if (c->open_handles == 0) return;
   int64_t ms = state_timeout(c);
   if (!c->timer || uv_is_closing((uv_handle_t *)c->timer)) return;
-  if (ms > 0) uv_timer_start(c->timer, on_timeout, (uint64_t)ms, 0);
-  else uv_timer_stop(c->timer);
+  if (ms > 0)
+    uv_timer_start(c->timer, on_timeout, (uint64_t)ms, 0);
+  else
+    uv_timer_stop(c->timer);
 }
 
 /* ---- llhttp callbacks --------------------------------------------------- */
@@ -124,14 +130,22 @@ static int on_header_value_complete(llhttp_t *p) {
 
 static http_method_t method_of(uint8_t m) {
   switch ((llhttp_method_t)m) {
-    case HTTP_GET: return HTTP_M_GET;
-    case HTTP_HEAD: return HTTP_M_HEAD;
-    case HTTP_POST: return HTTP_M_POST;
-    case HTTP_PUT: return HTTP_M_PUT;
-    case HTTP_PATCH: return HTTP_M_PATCH;
-    case HTTP_DELETE: return HTTP_M_DELETE;
-    case HTTP_OPTIONS: return HTTP_M_OPTIONS;
-    default: return HTTP_M_OTHER;
+    case HTTP_GET:
+      return HTTP_M_GET;
+    case HTTP_HEAD:
+      return HTTP_M_HEAD;
+    case HTTP_POST:
+      return HTTP_M_POST;
+    case HTTP_PUT:
+      return HTTP_M_PUT;
+    case HTTP_PATCH:
+      return HTTP_M_PATCH;
+    case HTTP_DELETE:
+      return HTTP_M_DELETE;
+    case HTTP_OPTIONS:
+      return HTTP_M_OPTIONS;
+    default:
+      return HTTP_M_OTHER;
   }
 }
 
@@ -164,13 +178,15 @@ static int on_headers_complete(llhttp_t *p) {
   }
   req->keep_alive = llhttp_should_keep_alive(p);
   req->upgrade = llhttp_get_upgrade(p);
-  if (req->target.n == 0 || req->target.p[0] != '/') return reject(rx, 400, "request target must be an absolute path");
+  if (req->target.n == 0 || req->target.p[0] != '/')
+    return reject(rx, 400, "request target must be an absolute path");
   if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->srv->cfg->max_body)
     return reject(rx, 413, "request body exceeds the limit");
   if (!http_header(req, "host") && llhttp_get_http_minor(p) >= 1)
     return reject(rx, 400, "missing Host header");
   if (http_header_has_token(req, "expect", "100-continue")) {
-    if (p->flags & (F_CONTENT_LENGTH | F_CHUNKED)) http_conn_write_copy(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+    if (p->flags & (F_CONTENT_LENGTH | F_CHUNKED))
+      http_conn_write_copy(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
   }
   conn_set_state(c, CONN_BODY);
   return 0;
@@ -266,8 +282,10 @@ void http__conn_close(http_conn_t *c) {
   conn_state_t was = c->state;
   c->state = CONN_CLOSING;
   http_loop_t *hl = c->hl;
-  if (c->prev) c->prev->next = c->next;
-  else hl->conns = c->next;
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    hl->conns = c->next;
   if (c->next) c->next->prev = c->prev;
   c->prev = c->next = NULL;
   hl->count--;
@@ -321,8 +339,10 @@ static void conn_close_graceful(http_conn_t *c) {
 }
 
 void http_conn_close(http_conn_t *c, bool abortive) {
-  if (abortive) http__conn_close(c);
-  else conn_close_graceful(c);
+  if (abortive)
+    http__conn_close(c);
+  else
+    conn_close_graceful(c);
 }
 
 /* ---- errors from the parser --------------------------------------------- */
@@ -343,10 +363,17 @@ static void conn_fail(http_conn_t *c, int status, const char *detail) {
 static void on_timeout(uv_timer_t *t) {
   http_conn_t *c = t->data;
   switch (c->state) {
-    case CONN_IDLE: http__conn_close(c); break; /* nothing sent: close quietly */
-    case CONN_HEAD: conn_fail(c, 408, "request head not received within the header timeout"); break;
-    case CONN_BODY: conn_fail(c, 408, "request body stalled past the body timeout"); break;
-    default: break;
+    case CONN_IDLE:
+      http__conn_close(c);
+      break; /* nothing sent: close quietly */
+    case CONN_HEAD:
+      conn_fail(c, 408, "request head not received within the header timeout");
+      break;
+    case CONN_BODY:
+      conn_fail(c, 408, "request body stalled past the body timeout");
+      break;
+    default:
+      break;
   }
 }
 
@@ -420,7 +447,8 @@ static void conn_handover(http_conn_t *c) {
   rx_t *old = c->rx;
   c->rx = NULL;
   size_t left = old->pending.len - old->pending_off;
-  if (left && c->state == CONN_UPGRADED) c->up_ops->on_data(c->owner, old->pending.data + old->pending_off, left);
+  if (left && c->state == CONN_UPGRADED)
+    c->up_ops->on_data(c->owner, old->pending.data + old->pending_off, left);
   rx_free(old);
 }
 
@@ -448,13 +476,15 @@ static void conn_process(http_conn_t *c) {
     }
     if (err == HPE_OK) break;
     if (err != HPE_PAUSED && err != HPE_PAUSED_UPGRADE) {
-      if (rx->err_status) conn_fail(c, rx->err_status, rx->err_detail);
-      else conn_fail(c, 400, llhttp_get_error_reason(&rx->parser));
+      if (rx->err_status)
+        conn_fail(c, rx->err_status, rx->err_detail);
+      else
+        conn_fail(c, 400, llhttp_get_error_reason(&rx->parser));
       break;
     }
     assert(rx->message_done);
     conn_set_state(c, CONN_HANDLING);
-    c->refs++; /* held by the request until it is answered */
+    c->refs++;                                           /* held by the request until it is answered */
     if (rx->req.upgrade) c->close_after_response = true; /* unless a handler takes it over */
     http__route(c->srv, &rx->req);
     if (c->state == CONN_UPGRADED) {
@@ -514,8 +544,10 @@ void http__conn_accept(http_server_t *s, http_loop_t *hl, uv_stream_t *listener)
 void http__conn_shutdown(http_conn_t *c) {
   switch (c->state) {
     case CONN_UPGRADED:
-      if (c->up_ops->on_shutdown) c->up_ops->on_shutdown(c->owner);
-      else http__conn_close(c);
+      if (c->up_ops->on_shutdown)
+        c->up_ops->on_shutdown(c->owner);
+      else
+        http__conn_close(c);
       break;
     case CONN_HANDLING:
       c->close_after_response = true;
@@ -525,8 +557,11 @@ void http__conn_shutdown(http_conn_t *c) {
         cb(&c->rx->req, HTTP_ABORT_SHUTDOWN);
       }
       break;
-    case CONN_CLOSING: break;
-    default: http__conn_close(c); break;
+    case CONN_CLOSING:
+      break;
+    default:
+      http__conn_close(c);
+      break;
   }
 }
 
@@ -535,10 +570,10 @@ void http__conn_shutdown(http_conn_t *c) {
 typedef struct wreq {
   uv_write_t w;
   http_conn_t *c;
-  char *owned;      /* malloc'd block, freed after the write */
-  bytes_t **refs;   /* references released after the write */
+  char *owned;    /* malloc'd block, freed after the write */
+  bytes_t **refs; /* references released after the write */
   size_t nrefs;
-  bool refs_owned;  /* refs is a separate malloc'd array */
+  bool refs_owned; /* refs is a separate malloc'd array */
   bytes_t *inline_refs[];
 } wreq_t;
 
@@ -553,7 +588,8 @@ static void on_written(uv_write_t *w, int status) {
   wreq_t *wr = (wreq_t *)w;
   http_conn_t *c = wr->c;
   wreq_free(wr);
-  if (status == 0 && c->state == CONN_UPGRADED && c->up_ops && c->up_ops->on_drain) c->up_ops->on_drain(c->owner);
+  if (status == 0 && c->state == CONN_UPGRADED && c->up_ops && c->up_ops->on_drain)
+    c->up_ops->on_drain(c->owner);
   if (status < 0 && status != UV_ECANCELED) http__conn_close(c);
   conn_unref(c);
 }
@@ -633,7 +669,8 @@ int http_conn_write(http_conn_t *c, bytes_t *const *bufs, size_t n) {
   return rc;
 }
 
-int http_conn_writev(http_conn_t *c, const uv_buf_t *iov, size_t n, bytes_t **refs, size_t nrefs, char *owned) {
+int http_conn_writev(http_conn_t *c, const uv_buf_t *iov, size_t n, bytes_t **refs, size_t nrefs,
+                     char *owned) {
   wreq_t *wr = wreq_new(0, 0);
   wr->owned = owned;
   wr->refs = refs;
@@ -651,7 +688,9 @@ int http_conn_write_copy(http_conn_t *c, const void *p, size_t n) {
   return conn_writev(c, &b, 1, wr);
 }
 
-size_t http_conn_queued(const http_conn_t *c) { return uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp); }
+size_t http_conn_queued(const http_conn_t *c) {
+  return uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
+}
 
 loop_t *http_conn_loop(const http_conn_t *c) { return c->loop; }
 
@@ -756,7 +795,7 @@ http_conn_t *http_upgrade(http_req_t *req, const char *head, size_t head_len, co
   uv_close((uv_handle_t *)c->timer, on_handle_closed);
   if (head_len) http_conn_write_copy(c, head, head_len);
   conn_start_reading(c);
-  conn_unref(c); /* the request's reference; the handles' one remains */
+  conn_unref(c);                        /* the request's reference; the handles' one remains */
   if (!c->in_process) conn_handover(c); /* else conn_process does it */
   return c;
 }

@@ -69,15 +69,15 @@ typedef void (*http_handler_fn)(http_req_t *req);
 struct http_req {
   http_conn_t *conn;
   loop_t *loop;
-  void *app;                 /* the application context given to the server */
+  void *app; /* the application context given to the server */
   const config_t *cfg;
-  http_method_t method;      /* HEAD is routed as GET; head_only is set */
+  http_method_t method; /* HEAD is routed as GET; head_only is set */
   bool head_only;
   bool keep_alive;
-  bool upgrade;              /* the client asked for an Upgrade */
-  http_slice_t target;       /* raw request target */
-  http_slice_t path;         /* target up to '?' (not decoded) */
-  http_slice_t query;        /* after '?' (not decoded), may be empty */
+  bool upgrade;                         /* the client asked for an Upgrade */
+  http_slice_t target;                  /* raw request target */
+  http_slice_t path;                    /* target up to '?' (not decoded) */
+  http_slice_t query;                   /* after '?' (not decoded), may be empty */
   http_slice_t params[HTTP_MAX_PARAMS]; /* {placeholders} of the route, in order */
   struct {
     http_slice_t name, value;
@@ -91,8 +91,8 @@ struct http_req {
 };
 
 typedef struct http_route {
-  unsigned methods;          /* HTTP_M_GET | ... */
-  const char *pattern;       /* "/api/{c}/{id}"; "{...}" matches one segment */
+  unsigned methods;    /* HTTP_M_GET | ... */
+  const char *pattern; /* "/api/{c}/{id}"; "{...}" matches one segment */
   http_handler_fn handler;
 } http_route_t;
 
@@ -175,7 +175,8 @@ int http_conn_write_copy(http_conn_t *c, const void *p, size_t n);
 /* Writes iov[0..n). refs (a malloc'd array of nrefs references) and owned
  * (a malloc'd block the iovecs may point into) are transferred: released
  * after the write, or at once on failure. Either may be NULL. */
-int http_conn_writev(http_conn_t *c, const uv_buf_t *iov, size_t n, bytes_t **refs, size_t nrefs, char *owned);
+int http_conn_writev(http_conn_t *c, const uv_buf_t *iov, size_t n, bytes_t **refs, size_t nrefs,
+                     char *owned);
 /* Bytes queued and not yet written to the socket. */
 size_t http_conn_queued(const http_conn_t *c);
 /* Flushes what is queued, then closes (graceful) — or at once when

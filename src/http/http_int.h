@@ -32,39 +32,39 @@ typedef struct http_loop http_loop_t;
 typedef struct rx {
   llhttp_t parser;
   http_req_t req;
-  buf_t head;          /* request target and header bytes */
-  buf_t pending;       /* bytes received but not yet parsed */
+  buf_t head;    /* request target and header bytes */
+  buf_t pending; /* bytes received but not yet parsed */
   size_t pending_off;
   uint32_t url_len;
   uint32_t name_off[HTTP_MAX_HEADERS], name_len[HTTP_MAX_HEADERS];
   uint32_t value_off[HTTP_MAX_HEADERS], value_len[HTTP_MAX_HEADERS];
-  int hdr_state;       /* 0 none, 1 in a name, 2 in a value */
-  int err_status;      /* set by a callback that rejected the request */
+  int hdr_state;  /* 0 none, 1 in a name, 2 in a value */
+  int err_status; /* set by a callback that rejected the request */
   const char *err_detail;
   bool message_done;
 } rx_t;
 
 struct http_conn {
   uv_tcp_t tcp;
-  uv_timer_t *timer;   /* HTTP timeouts; closed and freed on upgrade (the rt
-                          layer's per-loop sweep takes over), so an idle
-                          upgraded connection does not carry it */
+  uv_timer_t *timer; /* HTTP timeouts; closed and freed on upgrade (the rt
+                        layer's per-loop sweep takes over), so an idle
+                        upgraded connection does not carry it */
   http_server_t *srv;
   http_loop_t *hl;
   loop_t *loop;
   http_conn_t *prev, *next;
   conn_state_t state;
-  int refs;            /* 1 for the handles + 1 while a request awaits its answer */
+  int refs; /* 1 for the handles + 1 while a request awaits its answer */
   int open_handles;
   rx_t *rx;
   const http_upgrade_ops_t *up_ops;
   void *owner;
   bool close_after_response;
   bool reading;
-  bool in_process;     /* conn_process is on the stack */
-  uint32_t served;     /* requests answered on this connection */
-  bool linger;         /* close after an error: drain input first */
-  bool lingering;      /* answer sent, write side shut, draining */
+  bool in_process; /* conn_process is on the stack */
+  uint32_t served; /* requests answered on this connection */
+  bool linger;     /* close after an error: drain input first */
+  bool lingering;  /* answer sent, write side shut, draining */
 };
 
 struct http_loop {

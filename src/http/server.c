@@ -78,7 +78,8 @@ int http_server_listen(http_server_t *s, loop_t *loop) {
   hl->listener.data = s;
   uv_os_fd_t fd;
   int one = 1;
-  if (uv_fileno((uv_handle_t *)&hl->listener, &fd) == 0) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  if (uv_fileno((uv_handle_t *)&hl->listener, &fd) == 0)
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
   rc = uv_tcp_bind(&hl->listener, (struct sockaddr *)&ss, 0);
   if (rc == 0) rc = uv_listen((uv_stream_t *)&hl->listener, 4096, on_connection);
   if (rc) {

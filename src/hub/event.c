@@ -45,8 +45,10 @@ hub_event_t *hub_event_new(uint64_t seq, const char *collection, const char *typ
   buf_putc(&b, '"');
   size_t min_len = b.len;
   buf_puts(&b, ",\"data\":");
-  if (data && data_len) buf_append(&b, data, data_len);
-  else buf_puts(&b, "null");
+  if (data && data_len)
+    buf_append(&b, data, data_len);
+  else
+    buf_puts(&b, "null");
   buf_putc(&b, '}');
   ev->json[HUB_PAYLOAD_FULL] = bytes_new(b.data, b.len);
   bytes_t *m = bytes_alloc(min_len + 1);

@@ -34,9 +34,7 @@
 
 static bool is_lower(unsigned char c) { return c >= 'a' && c <= 'z'; }
 static bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
-static bool is_alnum(unsigned char c) {
-  return is_lower(c) || is_digit(c) || (c >= 'A' && c <= 'Z');
-}
+static bool is_alnum(unsigned char c) { return is_lower(c) || is_digit(c) || (c >= 'A' && c <= 'Z'); }
 
 static bool valid_collection_name(const char *s, size_t n) {
   if (n < 1 || n > 64 || !is_lower((unsigned char)s[0])) return false;
@@ -252,9 +250,12 @@ static int apply_param(filter_t *t, int p, const char *v, size_t len, char *deta
       t->id = xstrndup(v, len);
       return 0;
     case P_PAYLOAD:
-      if (len == 4 && memcmp(v, "full", 4) == 0) t->payload = HUB_PAYLOAD_FULL;
-      else if (len == 7 && memcmp(v, "minimal", 7) == 0) t->payload = HUB_PAYLOAD_MINIMAL;
-      else return fail(detail, detail_len, "invalid '%s': must be full or minimal", name);
+      if (len == 4 && memcmp(v, "full", 4) == 0)
+        t->payload = HUB_PAYLOAD_FULL;
+      else if (len == 7 && memcmp(v, "minimal", 7) == 0)
+        t->payload = HUB_PAYLOAD_MINIMAL;
+      else
+        return fail(detail, detail_len, "invalid '%s': must be full or minimal", name);
       return 0;
     case P_SINCE:
       if (!parse_seq(v, len, &t->since))
@@ -265,8 +266,8 @@ static int apply_param(filter_t *t, int p, const char *v, size_t len, char *deta
   return 0;
 }
 
-int filter_parse_query(filter_t *f, const char *query, size_t len, const char *path_collection,
-                       char *detail, size_t detail_len) {
+int filter_parse_query(filter_t *f, const char *query, size_t len, const char *path_collection, char *detail,
+                       size_t detail_len) {
   filter_t t;
   filter_init(&t);
   filter_init(f);

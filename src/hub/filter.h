@@ -24,9 +24,9 @@
 typedef struct filter {
   char **collections; /* NULL = all */
   size_t ncollections;
-  char **types;       /* NULL = all */
+  char **types; /* NULL = all */
   size_t ntypes;
-  char *id;           /* NULL = any */
+  char *id; /* NULL = any */
   hub_payload_t payload;
   bool has_since;
   uint64_t since;
@@ -42,8 +42,8 @@ bool filter_match(const filter_t *f, const hub_event_t *ev);
  * percent-encoded) query string; other parameters are ignored. If
  * path_collection is not NULL (the /api/{c}/_changes form) it is the only
  * collection and a "collections" parameter is ignored. */
-int filter_parse_query(filter_t *f, const char *query, size_t len, const char *path_collection,
-                       char *detail, size_t detail_len);
+int filter_parse_query(filter_t *f, const char *query, size_t len, const char *path_collection, char *detail,
+                       size_t detail_len);
 
 /* Reads the filter fields from a JSON object. Keys named in allowed_extra
  * (NULL-terminated list, e.g. {"op","sub",NULL}) are skipped; any other

@@ -21,7 +21,7 @@ typedef struct hub_loop {
   hub_sub_t *subs;
   size_t count;
   uint64_t gen;
-  hub_sub_t *cursor; /* next sub in the walk, kept valid across detach */
+  hub_sub_t *cursor;  /* next sub in the walk, kept valid across detach */
   uint64_t delivered; /* highest seq delivered on this loop */
   bool flush_pending; /* subscribers got events since the last flush */
 } hub_loop_t;
@@ -154,8 +154,10 @@ void hub_detach(hub_t *h, hub_sub_t *sub) {
   if (!sub->attached) return;
   hub_loop_t *hl = &h->per_loop[sub->loop->index];
   if (hl->cursor == sub) hl->cursor = sub->next;
-  if (sub->prev) sub->prev->next = sub->next;
-  else hl->subs = sub->next;
+  if (sub->prev)
+    sub->prev->next = sub->next;
+  else
+    hl->subs = sub->next;
   if (sub->next) sub->next->prev = sub->prev;
   sub->prev = sub->next = NULL;
   sub->attached = false;

@@ -37,7 +37,7 @@ struct hub_sub {
   /* set by the owner before hub_attach */
   const filter_t *filter; /* borrowed; NULL matches everything */
   hub_event_cb on_event;
-  hub_flush_cb on_flush;  /* may be NULL */
+  hub_flush_cb on_flush; /* may be NULL */
   void *data;
   /* hub-private */
   hub_sub_t *prev, *next;

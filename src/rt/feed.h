@@ -57,14 +57,14 @@ typedef enum { FEED_IDLE, FEED_REPLAYING, FEED_HELD, FEED_LIVE, FEED_CLOSED } fe
 
 struct feed {
   hub_sub_t sub;
-  filter_t filter;        /* owned; fill it before feed_start */
+  filter_t filter; /* owned; fill it before feed_start */
   const feed_ops_t *ops;
   void *owner;
   app_t *app;
   loop_t *loop;
   feed_state_t state;
-  uint64_t last_seq;      /* the last seq handed to on_event (or skipped to) */
-  hub_event_t **buf;      /* live events that arrived during the replay */
+  uint64_t last_seq; /* the last seq handed to on_event (or skipped to) */
+  hub_event_t **buf; /* live events that arrived during the replay */
   uint32_t nbuf, capbuf;
   bool overflow;
   bool read_pending;

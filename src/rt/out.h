@@ -16,7 +16,7 @@
 #include "http/http.h"
 
 typedef struct out_piece {
-  bytes_t *ref;  /* NULL: scratch[off..off+len) */
+  bytes_t *ref; /* NULL: scratch[off..off+len) */
   uint32_t off, len;
 } out_piece_t;
 
@@ -25,7 +25,7 @@ typedef struct out {
   uint32_t npieces, cap;
   uint32_t nrefs;
   buf_t scratch;
-  size_t bytes;  /* total bytes queued here */
+  size_t bytes; /* total bytes queued here */
 } out_t;
 
 /* Queues a shared buffer (retained until written). */

@@ -42,12 +42,12 @@ typedef struct waiter {
   int limit;
   uint64_t wait_ms;
   wstate_t state;
-  bool woken;          /* a matching event arrived during a read */
+  bool woken; /* a matching event arrived during a read */
   bool timer_open;
-  bool read_pending;   /* a store read is in flight (it holds the waiter) */
-  bool closed;         /* the connection is gone: answer nothing */
-  bool shutting;       /* the server is stopping: answer, don't wait */
-  hub_event_t **evs;   /* live events collected while WAITING */
+  bool read_pending; /* a store read is in flight (it holds the waiter) */
+  bool closed;       /* the connection is gone: answer nothing */
+  bool shutting;     /* the server is stopping: answer, don't wait */
+  hub_event_t **evs; /* live events collected while WAITING */
   size_t nevs;
 } waiter_t;
 
@@ -100,8 +100,10 @@ static void answer(waiter_t *w, hub_event_t *const *evs, size_t n, uint64_t next
   buf_puts(&b, ",\"reset\":false}");
   size_t len;
   char *body = buf_detach(&b, &len);
-  if (!w->closed) http_respond_owned(w->req, 200, "application/json", "Cache-Control: no-store\r\n", body, len);
-  else free(body);
+  if (!w->closed)
+    http_respond_owned(w->req, 200, "application/json", "Cache-Control: no-store\r\n", body, len);
+  else
+    free(body);
   waiter_finish(w);
 }
 
@@ -110,7 +112,8 @@ static void answer_reset(waiter_t *w, uint64_t oldest, uint64_t head) {
   int n = snprintf(body, sizeof body,
                    "{\"events\":[],\"next\":%llu,\"head\":%llu,\"reset\":true,\"oldest\":%llu}",
                    (unsigned long long)head, (unsigned long long)head, (unsigned long long)oldest);
-  if (!w->closed) http_respond(w->req, 200, "application/json", "Cache-Control: no-store\r\n", body, (size_t)n);
+  if (!w->closed)
+    http_respond(w->req, 200, "application/json", "Cache-Control: no-store\r\n", body, (size_t)n);
   waiter_finish(w);
 }
 
@@ -185,8 +188,10 @@ static void on_abort(http_req_t *req, http_abort_t why) {
   waiter_t *w = req->data;
   if (why == HTTP_ABORT_SHUTDOWN) {
     w->shutting = true;
-    if (w->state == W_WAITING) answer_empty(w);
-    else req->on_abort = on_abort; /* a read is in flight: it will answer */
+    if (w->state == W_WAITING)
+      answer_empty(w);
+    else
+      req->on_abort = on_abort; /* a read is in flight: it will answer */
     return;
   }
   w->closed = true;

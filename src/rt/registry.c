@@ -51,9 +51,12 @@ void rt__remove(loop_t *loop, rt_conn_t *c) {
   rt_loop_t *rl = loop->user[LOOP_SLOT_RT];
   if (!rl) return; /* the registry is already gone (end of shutdown) */
   if (rl->cursor == c) rl->cursor = c->next;
-  if (c->prev) c->prev->next = c->next;
-  else if (rl->conns == c) rl->conns = c->next;
-  else return; /* not in the list */
+  if (c->prev)
+    c->prev->next = c->next;
+  else if (rl->conns == c)
+    rl->conns = c->next;
+  else
+    return; /* not in the list */
   if (c->next) c->next->prev = c->prev;
   c->prev = c->next = NULL;
   rl->count--;
@@ -65,8 +68,10 @@ void rt_loop_close(loop_t *loop) {
   rt_loop_t *rl = loop->user[LOOP_SLOT_RT];
   if (!rl) return;
   loop->user[LOOP_SLOT_RT] = NULL;
-  if (rl->timer_on) uv_close((uv_handle_t *)&rl->timer, on_timer_closed);
-  else free(rl);
+  if (rl->timer_on)
+    uv_close((uv_handle_t *)&rl->timer, on_timer_closed);
+  else
+    free(rl);
 }
 
 void rt_connections_json(loop_t *loop, uint64_t head, buf_t *out, int *count) {

@@ -30,7 +30,7 @@ typedef struct sse_conn {
   loop_t *loop;
   feed_t *feed;
   out_t out;
-  uint64_t last_write;  /* loop time of the last bytes queued */
+  uint64_t last_write; /* loop time of the last bytes queued */
   uint64_t close_at;
   bool closed;
 } sse_conn_t;
@@ -106,7 +106,8 @@ static bool can_send(feed_t *f) {
 
 static const feed_ops_t feed_ops = {on_feed_event, on_feed_flush, on_feed_reset, on_feed_error, can_send};
 
-static void on_data(void *owner, char *data, size_t len) { /* a stream takes no input */ }
+static void on_data(void *owner, char *data, size_t len) { /* a stream takes no input */
+}
 
 static void on_shutdown(void *owner) { end_stream(owner, false); }
 

@@ -58,11 +58,11 @@ struct ws_conn {
   ws_sub_t *subs;
   int nsubs;
   out_t out;
-  uint64_t close_at;     /* loop time when a pending close gives up */
-  uint64_t last_ping;    /* loop time of the last ping sent */
+  uint64_t close_at;  /* loop time when a pending close gives up */
+  uint64_t last_ping; /* loop time of the last ping sent */
   bool awaiting_pong;
   bool close_sent;
-  bool closed;           /* the HTTP connection is closed or closing */
+  bool closed; /* the HTTP connection is closed or closing */
   bool flush_scheduled;
 };
 
@@ -155,8 +155,8 @@ static void on_feed_flush(feed_t *f) {
 static void on_feed_reset(feed_t *f, uint64_t oldest, uint64_t head) {
   ws_sub_t *s = f->owner;
   char msg[256];
-  int n = snprintf(msg, sizeof msg, "{\"op\":\"reset\",\"sub\":\"%s\",\"oldest\":%llu,\"head\":%llu}", SUB_ID(s),
-                   (unsigned long long)oldest, (unsigned long long)head);
+  int n = snprintf(msg, sizeof msg, "{\"op\":\"reset\",\"sub\":\"%s\",\"oldest\":%llu,\"head\":%llu}",
+                   SUB_ID(s), (unsigned long long)oldest, (unsigned long long)head);
   send_text_copy(s->wc, msg, (size_t)n);
 }
 
@@ -193,8 +193,8 @@ static bool valid_sub_id(const char *s) {
   if (n == 0 || n > WS_SUB_ID_MAX) return false;
   for (size_t i = 0; i < n; i++) {
     char c = s[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-          c == '.' || c == ':'))
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+          c == '-' || c == '.' || c == ':'))
       return false;
   }
   return true;
@@ -294,7 +294,8 @@ static void handle_message(ws_conn_t *wc, const uint8_t *payload, size_t len) {
   json_error_t jerr;
   json_t *msg = json_loadb((const char *)payload, len, JSON_REJECT_DUPLICATES, &jerr);
   if (!msg || !json_is_object(msg)) {
-    send_error(wc, NULL, "bad_request", msg ? "a message must be a JSON object" : "a message must be valid JSON");
+    send_error(wc, NULL, "bad_request",
+               msg ? "a message must be a JSON object" : "a message must be valid JSON");
     json_decref(msg);
     return;
   }
@@ -333,7 +334,9 @@ static int on_control(void *ud, int opcode, const uint8_t *payload, size_t len) 
     case WS_OP_PING:
       if (!wc->close_sent) out_add_copy(&wc->out, frame, ws_frame_pong(frame, payload, len));
       break;
-    case WS_OP_PONG: wc->awaiting_pong = false; break;
+    case WS_OP_PONG:
+      wc->awaiting_pong = false;
+      break;
     case WS_OP_CLOSE: {
       if (wc->close_sent) {
         wc->closed = true; /* close_at was set when our Close went out */
@@ -444,7 +447,8 @@ static void describe(rt_conn_t *c, uint64_t head, buf_t *out) {
 
 void rt_ws_handle(http_req_t *req) {
   app_t *app = req->app;
-  if (!http_header_has_token(req, "upgrade", "websocket") || !http_header_has_token(req, "connection", "upgrade")) {
+  if (!http_header_has_token(req, "upgrade", "websocket") ||
+      !http_header_has_token(req, "connection", "upgrade")) {
     http_problem_with(req, 426, "this endpoint speaks WebSocket only: send Upgrade: websocket",
                       "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n");
     return;

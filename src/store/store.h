@@ -45,10 +45,10 @@
 typedef struct store store_t;
 
 typedef struct store_config {
-  const char *path;       /* SQLite file */
-  int readers;            /* reader threads (default 2 when 0) */
-  int64_t retain_events;  /* keep at least the newest N events... */
-  int64_t retain_for_ms;  /* ...and drop events older than this */
+  const char *path;          /* SQLite file */
+  int readers;               /* reader threads (default 2 when 0) */
+  int64_t retain_events;     /* keep at least the newest N events... */
+  int64_t retain_for_ms;     /* ...and drop events older than this */
   int64_t prune_interval_ms; /* how often pruning runs (default 1000 when 0) */
 } store_config_t;
 
@@ -66,23 +66,23 @@ const char *store_epoch(store_t *s);
 /* ---- writes (group-committed by the writer thread) ---------------------- */
 
 typedef enum {
-  STORE_CREATE,  /* POST /api/{c}: body = object without server fields; id may be "" (generate) */
-  STORE_PUT,     /* PUT: replace or create */
-  STORE_PATCH,   /* PATCH: body = RFC 7396 merge patch (server fields already removed) */
-  STORE_DELETE,  /* DELETE */
-  STORE_EVENT,   /* POST /api/_events: custom type, body = data JSON (any value) */
+  STORE_CREATE, /* POST /api/{c}: body = object without server fields; id may be "" (generate) */
+  STORE_PUT,    /* PUT: replace or create */
+  STORE_PATCH,  /* PATCH: body = RFC 7396 merge patch (server fields already removed) */
+  STORE_DELETE, /* DELETE */
+  STORE_EVENT,  /* POST /api/_events: custom type, body = data JSON (any value) */
 } store_write_kind_t;
 
 typedef struct store_write {
   store_write_kind_t kind;
-  const char *collection;  /* validated name */
-  const char *id;          /* validated id, or "" on CREATE to generate one */
-  const char *type;        /* STORE_EVENT only */
-  const char *body;        /* compact JSON text, see kinds; NULL for DELETE */
+  const char *collection; /* validated name */
+  const char *id;         /* validated id, or "" on CREATE to generate one */
+  const char *type;       /* STORE_EVENT only */
+  const char *body;       /* compact JSON text, see kinds; NULL for DELETE */
   size_t body_len;
-  int64_t if_match;        /* -1: no If-Match; else the required version */
-  bool if_none_match_any;  /* If-None-Match: * (PUT: create only) */
-  const char *idem_key;    /* Idempotency-Key header (CREATE), or NULL */
+  int64_t if_match;             /* -1: no If-Match; else the required version */
+  bool if_none_match_any;       /* If-None-Match: * (PUT: create only) */
+  const char *idem_key;         /* Idempotency-Key header (CREATE), or NULL */
   const char *idem_fingerprint; /* hex digest of method, path and body */
 } store_write_t;
 
@@ -96,8 +96,8 @@ typedef struct store_write_result {
   size_t doc_len;
   char id[130];
   int64_t version;
-  uint64_t seq;       /* the event's seq */
-  bool replayed;      /* answered from the idempotency record */
+  uint64_t seq;  /* the event's seq */
+  bool replayed; /* answered from the idempotency record */
 } store_write_result_t;
 
 typedef void (*store_write_cb)(void *ud, store_write_result_t *res);
@@ -124,18 +124,18 @@ typedef struct store_field_eq {
 
 typedef struct store_list_query {
   const char *collection;
-  int limit;                 /* 1..1000 */
-  const char *after;         /* opaque cursor from a previous next, or NULL */
-  const char *sort_field;    /* NULL = by id (creation order, ids are time-ordered) */
+  int limit;              /* 1..1000 */
+  const char *after;      /* opaque cursor from a previous next, or NULL */
+  const char *sort_field; /* NULL = by id (creation order, ids are time-ordered) */
   bool sort_desc;
   const store_field_eq_t *filters;
   size_t nfilters;
 } store_list_query_t;
 
 typedef struct store_list_result {
-  int status;        /* 200, 400 (bad cursor), 503, 500 */
+  int status; /* 200, 400 (bad cursor), 503, 500 */
   const char *detail;
-  char *items;       /* JSON array text "[doc,doc,...]" */
+  char *items; /* JSON array text "[doc,doc,...]" */
   size_t items_len;
   char *next_cursor; /* NULL when this was the last page */
   uint64_t head;     /* seq the snapshot was read at */
@@ -154,16 +154,16 @@ typedef void (*store_collections_cb)(void *ud, store_collections_result_t *res);
 void store_collections(store_t *s, loop_t *loop, store_collections_cb cb, void *ud);
 
 typedef struct store_changes_result {
-  int status;          /* 200, 503, 500 */
+  int status; /* 200, 503, 500 */
   const char *detail;
   hub_event_t **events; /* in seq order; each holds a reference the store
                            drops after the callback (ref to keep) */
   size_t nevents;
-  uint64_t next;       /* pass as since next time: the last returned seq if
-                          the page was full, else head */
-  uint64_t head;       /* head at read time */
-  uint64_t oldest;     /* oldest retained seq (head+1 when the log is empty) */
-  bool reset;          /* since fell out of retention or is ahead of head */
+  uint64_t next;   /* pass as since next time: the last returned seq if
+                      the page was full, else head */
+  uint64_t head;   /* head at read time */
+  uint64_t oldest; /* oldest retained seq (head+1 when the log is empty) */
+  bool reset;      /* since fell out of retention or is ahead of head */
 } store_changes_result_t;
 typedef void (*store_changes_cb)(void *ud, store_changes_result_t *res);
 /* Events with seq > since matching filter (collections, types, id; the
@@ -187,20 +187,20 @@ void store_changes(store_t *s, loop_t *loop, const filter_t *filter, uint64_t si
 typedef struct store_hook {
   char id[130];
   char *url;
-  char *secret;          /* "whsec_" + base64 */
-  char *filter;          /* JSON object text as filter_to_json() writes it */
+  char *secret; /* "whsec_" + base64 */
+  char *filter; /* JSON object text as filter_to_json() writes it */
   bool enabled;
   char *disabled_reason; /* NULL while enabled */
   uint64_t cursor;       /* every matching event with seq <= cursor is delivered */
   int64_t created_ms, updated_ms;
   int64_t failing_since_ms; /* first failure of the current failing streak; 0 if none */
-  int64_t reset_ms;      /* when the cursor last fell out of retention; 0 if never */
+  int64_t reset_ms;         /* when the cursor last fell out of retention; 0 if never */
 } store_hook_t;
 
 typedef struct store_hook_result {
-  int status;            /* 201 created, 200, 204 deleted; 404, 409, 503, 500 */
+  int status; /* 201 created, 200, 204 deleted; 404, 409, 503, 500 */
   const char *detail;
-  store_hook_t hook;     /* filled for 200 and 201 */
+  store_hook_t hook; /* filled for 200 and 201 */
 } store_hook_result_t;
 typedef void (*store_hook_cb)(void *ud, store_hook_result_t *res);
 
@@ -211,12 +211,12 @@ void store_hook_create(store_t *s, loop_t *loop, const store_hook_t *h, store_ho
 
 typedef struct store_hook_update {
   const char *id;
-  const char *url;      /* NULL: unchanged */
-  const char *filter;   /* NULL: unchanged; else an RFC 7396 merge patch
-                           applied to the stored filter object */
-  int enabled;          /* -1 unchanged; 1 enable (clears the reason and the
-                           failing streak; the cursor stays); 0 disable */
-  const char *reason;   /* with enabled = 0 */
+  const char *url;    /* NULL: unchanged */
+  const char *filter; /* NULL: unchanged; else an RFC 7396 merge patch
+                         applied to the stored filter object */
+  int enabled;        /* -1 unchanged; 1 enable (clears the reason and the
+                         failing streak; the cursor stays); 0 disable */
+  const char *reason; /* with enabled = 0 */
 } store_hook_update_t;
 /* 200 with the updated webhook, or 404. */
 void store_hook_update(store_t *s, loop_t *loop, const store_hook_update_t *u, store_hook_cb cb, void *ud);
@@ -238,17 +238,17 @@ void store_hook_list(store_t *s, loop_t *loop, store_hook_list_cb cb, void *ud);
  * A batch of records is one write request, applied in order. */
 typedef struct store_hook_record {
   const char *id;
-  const char *result;      /* "delivered", "failed", "reset", or NULL: no log row */
-  uint64_t seq;            /* the event attempted */
-  int attempt;             /* 1 for the first try of seq */
-  int status;              /* HTTP status, 0 if none */
-  const char *error;       /* NULL on success */
+  const char *result; /* "delivered", "failed", "reset", or NULL: no log row */
+  uint64_t seq;       /* the event attempted */
+  int attempt;        /* 1 for the first try of seq */
+  int status;         /* HTTP status, 0 if none */
+  const char *error;  /* NULL on success */
   int64_t duration_ms;
   int64_t at_ms;
-  uint64_t cursor;         /* > 0: raise the cursor to this (never lowers it) */
+  uint64_t cursor;          /* > 0: raise the cursor to this (never lowers it) */
   int64_t failing_since_ms; /* -1 unchanged, 0 clear, > 0 set */
-  const char *disable;     /* non-NULL: disable with this reason */
-  bool reset;              /* the cursor fell out of retention: set reset_ms */
+  const char *disable;      /* non-NULL: disable with this reason */
+  bool reset;               /* the cursor fell out of retention: set reset_ms */
 } store_hook_record_t;
 /* Fire and forget: failures are logged, not answered. A record for a
  * webhook deleted meanwhile is dropped. */

@@ -70,7 +70,7 @@ typedef enum {
   STORE__LIST,
   STORE__COLLECTIONS,
   STORE__CHANGES,
-  STORE__HOOK_GET,        /* id */
+  STORE__HOOK_GET, /* id */
   STORE__HOOK_LIST,
   STORE__HOOK_DELIVERIES, /* id, limit */
 } store__rkind_t;
@@ -162,8 +162,8 @@ struct store {
   bool writer_started;
   sqlite3 *wdb;
   store__wstmts_t ws;
-  uint64_t w_head;      /* writer-owned copy of head, inside transactions */
-  uint64_t pruned_upto; /* writer-owned: highest seq deleted by retention */
+  uint64_t w_head;                    /* writer-owned copy of head, inside transactions */
+  uint64_t pruned_upto;               /* writer-owned: highest seq deleted by retention */
   struct store__hook_wstmts *hook_ws; /* writer-owned, prepared on first use */
 
   /* read queue and reader threads */

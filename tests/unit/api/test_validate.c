@@ -23,7 +23,8 @@ static void bad(const char *body, size_t len, int want, const char *prefix) {
   CHECK_EQ_INT(parse(body, len, want, &v), -1);
   CHECK(v == NULL);
   if (strncmp(detail, prefix, strlen(prefix)) != 0) {
-    fprintf(stderr, "  body %.40s: detail \"%s\", want prefix \"%s\"\n", body ? body : "(null)", detail, prefix);
+    fprintf(stderr, "  body %.40s: detail \"%s\", want prefix \"%s\"\n", body ? body : "(null)", detail,
+            prefix);
     CHECK(!"detail prefix");
   }
   CHECK(strchr(detail, '\n') == NULL);

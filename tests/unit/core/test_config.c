@@ -10,13 +10,29 @@
 
 static char err[512];
 
-static const char *const env_names[] = {
-    "HERALD_LISTEN", "HERALD_DB", "HERALD_THREADS", "HERALD_RETAIN_EVENTS", "HERALD_RETAIN_FOR",
-    "HERALD_MAX_BODY", "HERALD_MAX_HEADER", "HERALD_LOG_LEVEL", "HERALD_HEADER_TIMEOUT",
-    "HERALD_IDLE_TIMEOUT", "HERALD_BODY_TIMEOUT", "HERALD_WS_MAX_MESSAGE", "HERALD_MAX_SUBSCRIPTIONS",
-    "HERALD_MAX_OUTBOUND", "HERALD_HEARTBEAT", "HERALD_WS_PING", "HERALD_SSE_RETRY",
-    "HERALD_HOOK_CONNECT_TIMEOUT", "HERALD_HOOK_TIMEOUT", "HERALD_HOOK_RETRY_FIRST", "HERALD_HOOK_RETRY_MAX",
-    "HERALD_HOOK_RETRY_WINDOW", NULL};
+static const char *const env_names[] = {"HERALD_LISTEN",
+                                        "HERALD_DB",
+                                        "HERALD_THREADS",
+                                        "HERALD_RETAIN_EVENTS",
+                                        "HERALD_RETAIN_FOR",
+                                        "HERALD_MAX_BODY",
+                                        "HERALD_MAX_HEADER",
+                                        "HERALD_LOG_LEVEL",
+                                        "HERALD_HEADER_TIMEOUT",
+                                        "HERALD_IDLE_TIMEOUT",
+                                        "HERALD_BODY_TIMEOUT",
+                                        "HERALD_WS_MAX_MESSAGE",
+                                        "HERALD_MAX_SUBSCRIPTIONS",
+                                        "HERALD_MAX_OUTBOUND",
+                                        "HERALD_HEARTBEAT",
+                                        "HERALD_WS_PING",
+                                        "HERALD_SSE_RETRY",
+                                        "HERALD_HOOK_CONNECT_TIMEOUT",
+                                        "HERALD_HOOK_TIMEOUT",
+                                        "HERALD_HOOK_RETRY_FIRST",
+                                        "HERALD_HOOK_RETRY_MAX",
+                                        "HERALD_HOOK_RETRY_WINDOW",
+                                        NULL};
 
 static void clear_env(void) {
   for (int i = 0; env_names[i]; i++) unsetenv(env_names[i]);

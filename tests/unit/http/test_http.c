@@ -27,13 +27,14 @@ static int port;
 static void h_hello(http_req_t *req) { http_respond(req, 200, "text/plain", NULL, "hi", 2); }
 
 static void h_echo(http_req_t *req) {
-  http_respond(req, 200, "application/octet-stream", NULL, req->body.data ? req->body.data : "", req->body.len);
+  http_respond(req, 200, "application/octet-stream", NULL, req->body.data ? req->body.data : "",
+               req->body.len);
 }
 
 static void h_params(http_req_t *req) {
   char out[256];
-  int n = snprintf(out, sizeof out, "%.*s|%.*s", (int)req->params[0].n, req->params[0].p, (int)req->params[1].n,
-                   req->params[1].p);
+  int n = snprintf(out, sizeof out, "%.*s|%.*s", (int)req->params[0].n, req->params[0].p,
+                   (int)req->params[1].n, req->params[1].p);
   http_respond(req, 200, "text/plain", NULL, out, (size_t)n);
 }
 
@@ -187,7 +188,9 @@ static void test_keepalive_and_pipelining(void) {
 
 static void test_bodies(void) {
   const char *r = roundtrip(
-      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", 1);
+      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n "
+      "world\r\n0\r\n\r\n",
+      1);
   CHECK(strstr(r, "\r\n\r\nhello world") != NULL);
   /* Expect: 100-continue gets an interim response before the body is sent. */
   int fd = dial();
@@ -215,7 +218,8 @@ static void test_limits(void) {
   CHECK(strncmp(r, "HTTP/1.1 413 ", 13) == 0);
   /* A chunked body that grows past the limit. */
   char chunked[4096];
-  int n = snprintf(chunked, sizeof chunked, "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+  int n = snprintf(chunked, sizeof chunked,
+                   "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
   for (int i = 0; i < 3; i++) {
     n += snprintf(chunked + n, sizeof chunked - (size_t)n, "400\r\n");
     memset(chunked + n, 'b', 1024);
@@ -235,7 +239,8 @@ static void test_bad_requests(void) {
   CHECK(strncmp(r, "HTTP/1.1 400 ", 13) == 0);
   r = roundtrip("GET /hello HTTP/1.1\r\n\r\n", 1);
   CHECK(strncmp(r, "HTTP/1.1 400 ", 13) == 0); /* no Host */
-  r = roundtrip("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 1);
+  r = roundtrip("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+                1);
   CHECK(strncmp(r, "HTTP/1.1 400 ", 13) == 0); /* CL + TE: smuggling */
   /* After a 400 the connection is closed. */
   int fd = dial();

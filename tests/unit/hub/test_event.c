@@ -70,7 +70,8 @@ static void test_deleted(void) {
   /* Deletion: data NULL, empty, or the text "null" all write "data":null. */
   const char *datas[] = {NULL, "", "null"};
   for (int i = 0; i < 3; i++) {
-    hub_event_t *ev = hub_event_new(7, "orders", "deleted", "o1", 4, 0, datas[i], datas[i] ? strlen(datas[i]) : 0);
+    hub_event_t *ev =
+        hub_event_new(7, "orders", "deleted", "o1", 4, 0, datas[i], datas[i] ? strlen(datas[i]) : 0);
     CHECK_MEM(ev->json[HUB_PAYLOAD_FULL]->data, ev->json[HUB_PAYLOAD_FULL]->len,
               "{\"seq\":7,\"collection\":\"orders\",\"type\":\"deleted\",\"id\":\"o1\",\"version\":4,"
               "\"ts\":\"1970-01-01T00:00:00.000Z\",\"data\":null}");
@@ -89,8 +90,8 @@ static void test_custom(void) {
   /* Custom events have no id and no version. */
   const char *ids[] = {NULL, ""};
   for (int i = 0; i < 2; i++) {
-    hub_event_t *ev = hub_event_new(UINT64_C(18446744073709551615), "chat", "message:sent", ids[i], 0, TS,
-                                    "[1,\"x\"]", 7);
+    hub_event_t *ev =
+        hub_event_new(UINT64_C(18446744073709551615), "chat", "message:sent", ids[i], 0, TS, "[1,\"x\"]", 7);
     CHECK_STR(ev->id, "");
     CHECK_MEM(ev->json[HUB_PAYLOAD_FULL]->data, ev->json[HUB_PAYLOAD_FULL]->len,
               "{\"seq\":18446744073709551615,\"collection\":\"chat\",\"type\":\"message:sent\","
@@ -194,7 +195,8 @@ static void test_enc_cache(void) {
   bytes_unref(kept);
 
   /* Many threads race to fill the same slot: all see one winner. */
-  for (int i = 0; i < ROUNDS; i++) race_evs[i] = hub_event_new((uint64_t)i + 1, "c", "t", "x", 1, TS, "{}", 2);
+  for (int i = 0; i < ROUNDS; i++)
+    race_evs[i] = hub_event_new((uint64_t)i + 1, "c", "t", "x", 1, TS, "{}", 2);
   pthread_barrier_t start;
   pthread_barrier_init(&start, NULL, RACERS);
   pthread_t th[RACERS];

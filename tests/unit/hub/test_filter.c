@@ -73,9 +73,8 @@ static void test_query_defaults(void) {
 static void test_query_full(void) {
   filter_t f;
   filter_init(&f);
-  CHECK_EQ_INT(q(&f, "collections=orders,users&types=created,deleted&id=abc-1.2_3&payload=minimal&since=42",
-                 NULL),
-               0);
+  CHECK_EQ_INT(
+      q(&f, "collections=orders,users&types=created,deleted&id=abc-1.2_3&payload=minimal&since=42", NULL), 0);
   CHECK_EQ_INT(f.ncollections, 2);
   CHECK_STR(f.collections[0], "orders");
   CHECK_STR(f.collections[1], "users");
@@ -132,8 +131,8 @@ static void test_query_percent(void) {
   q_bad("collections=a%2", "collections", "invalid 'collections': malformed percent-encoding");
   q_bad("collections=a%", "collections", NULL);
   q_bad("id=%zz", "'id'", NULL);
-  q_bad("types=a+b", "types", NULL);     /* '+' is a space, which no type allows */
-  q_bad("types=a%00b", "types", NULL);   /* a decoded NUL is just another bad byte */
+  q_bad("types=a+b", "types", NULL);   /* '+' is a space, which no type allows */
+  q_bad("types=a%00b", "types", NULL); /* a decoded NUL is just another bad byte */
   q_bad("collections=%2C", "collections", "invalid 'collections': empty item");
 }
 
@@ -259,7 +258,8 @@ static void test_json(void) {
   CHECK(f.collections == NULL && f.types == NULL && f.id == NULL && !f.has_since);
   filter_free(&f);
   /* null means the default. */
-  CHECK_EQ_INT(j(&f, "{\"collections\":null,\"types\":null,\"id\":null,\"payload\":null,\"since\":null}", NULL), 0);
+  CHECK_EQ_INT(
+      j(&f, "{\"collections\":null,\"types\":null,\"id\":null,\"payload\":null,\"since\":null}", NULL), 0);
   CHECK(f.collections == NULL && f.types == NULL && f.id == NULL && !f.has_since);
   CHECK_EQ_INT(f.payload, HUB_PAYLOAD_FULL);
   filter_free(&f);
@@ -341,7 +341,8 @@ static void test_to_json_and_copy(void) {
   CHECK_EQ_INT(q(&f, "collections=a,b&types=created&id=d1&payload=minimal&since=5", NULL), 0);
   o = filter_to_json(&f);
   s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-  CHECK_STR(s, "{\"collections\":[\"a\",\"b\"],\"types\":[\"created\"],\"id\":\"d1\",\"payload\":\"minimal\"}");
+  CHECK_STR(s,
+            "{\"collections\":[\"a\",\"b\"],\"types\":[\"created\"],\"id\":\"d1\",\"payload\":\"minimal\"}");
   free(s);
   /* to_json output parses back to the same filter. */
   CHECK_EQ_INT(filter_from_json(&g, o, NULL, detail, sizeof detail), 0);

@@ -72,12 +72,12 @@ typedef struct rec {
   size_t n;
   int flushes;
   int events_since_flush;
-  int empty_flushes;   /* on_flush with no event since the last one */
+  int empty_flushes; /* on_flush with no event since the last one */
   int wrong_thread;
   int out_of_order;
   size_t detach_after; /* detach itself after this many events; 0 = never */
   bool detach_on_flush;
-  struct rec *victim;  /* detached by this one on its first event */
+  struct rec *victim; /* detached by this one on its first event */
   bool keep_refs;
   hub_event_t **kept;
 } rec_t;
@@ -175,15 +175,29 @@ static hub_event_t *mk(uint64_t seq, const spec_t *s) {
   return hub_event_new(seq, s->coll, s->type, s->id, 1, 0, data, data ? strlen(data) : 0);
 }
 
-enum { R_ALL, R_ORDERS, R_USERS_CREATED, R_ID_O1, R_PING, R_NONE, R_SELF, R_VICTIM, R_KILLER, R_FLUSHDET,
-       R_MINIMAL, NREC };
+enum {
+  R_ALL,
+  R_ORDERS,
+  R_USERS_CREATED,
+  R_ID_O1,
+  R_PING,
+  R_NONE,
+  R_SELF,
+  R_VICTIM,
+  R_KILLER,
+  R_FLUSHDET,
+  R_MINIMAL,
+  NREC
+};
 
 static rec_t recs[NLOOPS][NREC];
 
 static void test_fanout(void) {
-  static const spec_t b1[] = {{"orders", "created", "o1"}, {"users", "created", "u1"}, {"orders", "updated", "o1"}};
+  static const spec_t b1[] = {
+      {"orders", "created", "o1"}, {"users", "created", "u1"}, {"orders", "updated", "o1"}};
   static const spec_t b2[] = {{"chat", "ping", NULL}, {"orders", "deleted", "o1"}};
-  static const spec_t b3[] = {{"users", "updated", "u1"}, {"users", "deleted", "u1"}, {"orders", "created", "o2"}};
+  static const spec_t b3[] = {
+      {"users", "updated", "u1"}, {"users", "deleted", "u1"}, {"orders", "created", "o2"}};
   const spec_t *batches[] = {b1, b2, b3};
   size_t sizes[] = {3, 2, 3};
 
@@ -311,7 +325,8 @@ static void test_fanout(void) {
 /* Many small batches from the publisher while both loops deliver: every
  * subscriber on every loop sees strictly increasing seqs, nothing missing. */
 static void test_stress(void) {
-  static const spec_t kinds[] = {{"orders", "created", "a"}, {"users", "updated", "b"}, {"chat", "msg", NULL}};
+  static const spec_t kinds[] = {
+      {"orders", "created", "a"}, {"users", "updated", "b"}, {"chat", "msg", NULL}};
   for (int l = 0; l < NLOOPS; l++) {
     recs[l][R_ALL].n = 0;
     recs[l][R_ORDERS].n = 0;

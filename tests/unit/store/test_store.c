@@ -992,7 +992,8 @@ static void test_merge_patch_rfc7396(store_t *s) {
     json_object_del(got, "createdAt");
     json_object_del(got, "updatedAt");
     json_t *want = parse(cases[i][2]);
-    if (!json_equal(got, want)) fprintf(stderr, "  RFC 7396 case %zu: got %s, want %s\n", i, w.doc, cases[i][2]);
+    if (!json_equal(got, want))
+      fprintf(stderr, "  RFC 7396 case %zu: got %s, want %s\n", i, w.doc, cases[i][2]);
     CHECK(json_equal(got, want));
     json_decref(got);
     json_decref(want);
