@@ -21,7 +21,7 @@ $(BUILD)/herald: deps $(BUILD)/Makefile FORCE
 run: $(BUILD)/herald
 	$(BUILD)/herald --listen $(LISTEN) --db $(DB)
 
-test: lint test-unit test-san test-integ
+test: lint format-check test-unit test-san test-integ
 
 test-unit: $(BUILD)/herald
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -41,8 +41,15 @@ test-integ: $(BUILD)/herald
 lint:
 	@scripts/lint.sh
 
+FORMAT_FILES = src/*.c src/*.h src/*/*.c src/*/*.h tests/unit/*/*.c tests/unit/*.h
+
 format:
-	clang-format -i src/*.c src/*/*.c src/*/*.h tests/unit/*/*.c tests/unit/*.h bench/*.c 2>/dev/null || true
+	clang-format -i $(FORMAT_FILES)
+
+format-check:
+	@if command -v clang-format >/dev/null; then \
+	  clang-format --dry-run -Werror $(FORMAT_FILES) && echo "format: ok"; \
+	else echo "format: clang-format not installed, skipped"; fi
 
 bench: $(BUILD)/herald
 	@scripts/deps.sh bench
