@@ -29,13 +29,16 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "hub/filter.h"
+#include "rt/rt_int.h"
 
 typedef enum { W_READING, W_WAITING, W_DONE } wstate_t;
 
 typedef struct waiter {
+  rt_conn_t base; /* listed in GET /api/_connections while it waits */
   hub_sub_t sub;
   uv_timer_t timer;
   http_req_t *req;
+  loop_t *loop;
   app_t *app;
   filter_t filter;
   uint64_t since;
@@ -77,6 +80,8 @@ static void waiter_maybe_free(waiter_t *w) {
 
 static void waiter_finish(waiter_t *w) {
   w->state = W_DONE;
+  if (w->base.conn) rt__remove(w->loop, &w->base);
+  w->base.conn = NULL;
   hub_detach(w->app->hub, &w->sub);
   if (w->timer_open) uv_timer_stop(&w->timer);
   waiter_maybe_free(w);
@@ -184,6 +189,22 @@ static void waiter_read(waiter_t *w) {
   store_changes(w->app->store, w->req->loop, &w->filter, w->since, w->limit, on_read, w);
 }
 
+static void sweep(rt_conn_t *c, uint64_t now) { /* the waiter's own timer ends it */
+}
+
+static void describe(rt_conn_t *c, uint64_t head, buf_t *out) {
+  waiter_t *w = (waiter_t *)c;
+  char peer[80];
+  http_conn_peer(c->conn, peer, sizeof peer);
+  buf_puts(out, "{\"transport\":\"poll\",\"peer\":");
+  buf_put_json_str(out, peer, strlen(peer));
+  buf_puts(out, ",\"subscriptions\":1,\"lastSeq\":");
+  buf_put_u64(out, w->since);
+  buf_puts(out, ",\"lag\":");
+  buf_put_u64(out, head > w->since ? head - w->since : 0);
+  buf_puts(out, ",\"queued\":0}");
+}
+
 static void on_abort(http_req_t *req, http_abort_t why) {
   waiter_t *w = req->data;
   if (why == HTTP_ABORT_SHUTDOWN) {
@@ -238,6 +259,7 @@ void rt_poll_handle(http_req_t *req) {
     w->wait_ms = (uint64_t)(v * 1000.0 + 0.5);
   }
   w->req = req;
+  w->loop = req->loop;
   w->app = app;
   /* Without since, a poll starts from now (live only). */
   w->since = w->filter.has_since ? w->filter.since : store_head(app->store);
@@ -252,6 +274,11 @@ void rt_poll_handle(http_req_t *req) {
     hub_attach(app->hub, req->loop, &w->sub);
     req->data = w;
     req->on_abort = on_abort;
+    w->base.transport = "poll";
+    w->base.conn = req->conn;
+    w->base.sweep = sweep;
+    w->base.describe = describe;
+    rt__add(req->loop, &w->base);
   }
   waiter_read(w);
   return;

@@ -15,7 +15,7 @@ typedef struct rt_conn rt_conn_t;
  * embedded first in ws_conn_t and sse_conn_t. */
 struct rt_conn {
   rt_conn_t *prev, *next;
-  const char *transport; /* "websocket", "sse" */
+  const char *transport; /* "websocket", "sse", "poll" */
   http_conn_t *conn;
   /* Called once per sweep with the loop's now (ms). */
   void (*sweep)(rt_conn_t *c, uint64_t now);

@@ -320,3 +320,22 @@ test('a custom event wakes a long-poll filtered on its type', T, async (t) => {
   assert.deepEqual(r.json.events[0].data, { a: 1 });
   assert.ok(tPoll - tw < 200, `answered ${Math.round(tPoll - tw)} ms after the publish`);
 });
+
+test('a waiting long-poll is listed in /api/_connections as transport "poll", and leaves it when answered', T, async (t) => {
+  const s = await startHerald({ t });
+  await create(s, 'lp', {});
+  const poll = req(`${s.url}/api/lp/_changes?since=1&wait=10`, { timeoutMs: 15_000 });
+  const listed = await until(async () => {
+    const c = await req(`${s.url}/api/_connections`);
+    expectStatus(c, 200);
+    return c.json.connections.find((x) => x.transport === 'poll');
+  });
+  assert.equal(listed.lastSeq, 1);
+  assert.equal(listed.lag, 0);
+  await create(s, 'lp', {});
+  const r = await poll;
+  expectStatus(r, 200);
+  assert.equal(r.json.events.length, 1);
+  const after = await req(`${s.url}/api/_connections`);
+  assert.equal(after.json.connections.filter((x) => x.transport === 'poll').length, 0, show(after));
+});
