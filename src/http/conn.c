@@ -594,46 +594,42 @@ static void on_written(uv_write_t *w, int status) {
   conn_unref(c);
 }
 
-static int conn_writev(http_conn_t *c, const uv_buf_t *bufs, unsigned n, wreq_t *wr) {
+/* With nothing queued, hand the bytes to the kernel right here: when it
+ * takes them all (the common case) there is no write request to allocate or
+ * track, no callback to wait for and no epoll re-arm. */
+int http_conn_try_write(http_conn_t *c, const uv_buf_t *bufs, size_t n) {
+  if (c->state == CONN_CLOSING || uv_is_closing((uv_handle_t *)&c->tcp)) return UV_ECANCELED;
+  if (n > 1024 || uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) != 0) return 0;
+  int w = uv_try_write((uv_stream_t *)&c->tcp, bufs, (unsigned)n);
+  if (w == UV_EAGAIN) return 0;
+  if (w < 0) http__conn_close(c);
+  return w;
+}
+
+/* Queues bufs after their first skip bytes (already written) with uv_write,
+ * which keeps the order behind anything queued; wr is released after the
+ * write (or now, on failure). */
+static int conn_queue(http_conn_t *c, const uv_buf_t *bufs, unsigned n, wreq_t *wr, size_t skip) {
   if (c->state == CONN_CLOSING || uv_is_closing((uv_handle_t *)&c->tcp)) {
     wreq_free(wr);
     return UV_ECANCELED;
   }
-  /* With nothing queued, hand the bytes to the kernel right here: when it
-   * takes them all (the common case) there is no write request to track,
-   * no callback to wait for and no epoll re-arm. Only a remainder goes
-   * through uv_write, which keeps the order. */
   uv_buf_t rest_small[16];
   uv_buf_t *rest = NULL;
-  if (n <= 1024 && uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0) {
-    size_t total = 0;
-    for (unsigned i = 0; i < n; i++) total += bufs[i].len;
-    int w = uv_try_write((uv_stream_t *)&c->tcp, bufs, n);
-    if (w >= 0 && (size_t)w == total) {
-      wreq_free(wr);
-      return 0;
-    }
-    if (w < 0 && w != UV_EAGAIN) {
-      wreq_free(wr);
-      http__conn_close(c);
-      return w;
-    }
-    if (w > 0) {
-      size_t skip = (size_t)w;
-      unsigned k = 0, m = 0;
-      while (k < n && skip >= bufs[k].len) skip -= bufs[k++].len;
-      rest = n - k <= 16 ? rest_small : xmalloc((n - k) * sizeof *rest);
-      for (; k < n; k++, m++) {
-        rest[m] = bufs[k];
-        if (skip) {
-          rest[m].base += skip;
-          rest[m].len -= skip;
-          skip = 0;
-        }
+  if (skip) {
+    unsigned k = 0, m = 0;
+    while (k < n && skip >= bufs[k].len) skip -= bufs[k++].len;
+    rest = n - k <= 16 ? rest_small : xmalloc((n - k) * sizeof *rest);
+    for (; k < n; k++, m++) {
+      rest[m] = bufs[k];
+      if (skip) {
+        rest[m].base += skip;
+        rest[m].len -= skip;
+        skip = 0;
       }
-      bufs = rest;
-      n = m;
     }
+    bufs = rest;
+    n = m;
   }
   wr->c = c;
   c->refs++;
@@ -645,6 +641,17 @@ static int conn_writev(http_conn_t *c, const uv_buf_t *bufs, unsigned n, wreq_t 
     http__conn_close(c);
   }
   return rc;
+}
+
+static int conn_writev(http_conn_t *c, const uv_buf_t *bufs, unsigned n, wreq_t *wr) {
+  int w = http_conn_try_write(c, bufs, n);
+  size_t total = 0;
+  for (unsigned i = 0; i < n; i++) total += bufs[i].len;
+  if (w < 0 || (size_t)w == total) {
+    wreq_free(wr);
+    return w < 0 ? w : 0;
+  }
+  return conn_queue(c, bufs, n, wr, (size_t)w);
 }
 
 static wreq_t *wreq_new(size_t ninline, size_t extra) {
@@ -669,15 +676,15 @@ int http_conn_write(http_conn_t *c, bytes_t *const *bufs, size_t n) {
   return rc;
 }
 
-int http_conn_writev(http_conn_t *c, const uv_buf_t *iov, size_t n, bytes_t **refs, size_t nrefs,
-                     char *owned) {
+int http_conn_writev(http_conn_t *c, const uv_buf_t *iov, size_t n, size_t written, bytes_t **refs,
+                     size_t nrefs, char *owned) {
   wreq_t *wr = wreq_new(0, 0);
   wr->owned = owned;
   wr->refs = refs;
   wr->nrefs = nrefs;
   wr->refs_owned = refs != NULL;
   if (!refs) wr->refs = wr->inline_refs;
-  return conn_writev(c, iov, (unsigned)n, wr);
+  return conn_queue(c, iov, (unsigned)n, wr, written);
 }
 
 int http_conn_write_copy(http_conn_t *c, const void *p, size_t n) {

@@ -172,11 +172,18 @@ http_conn_t *http_upgrade(http_req_t *req, const char *head, size_t head_len, co
  * (shared frames: no copy). Returns 0 or a negative uv error. */
 int http_conn_write(http_conn_t *c, bytes_t *const *bufs, size_t n);
 int http_conn_write_copy(http_conn_t *c, const void *p, size_t n);
-/* Writes iov[0..n). refs (a malloc'd array of nrefs references) and owned
- * (a malloc'd block the iovecs may point into) are transferred: released
- * after the write, or at once on failure. Either may be NULL. */
-int http_conn_writev(http_conn_t *c, const uv_buf_t *iov, size_t n, bytes_t **refs, size_t nrefs,
-                     char *owned);
+/* Writes what the socket takes right now, if nothing is queued before it.
+ * Returns the bytes written (0 when something is queued or the socket is
+ * full), or a negative uv error (the connection is then being closed).
+ * Nothing is retained: the caller queues any rest with http_conn_writev. */
+int http_conn_try_write(http_conn_t *c, const uv_buf_t *iov, size_t n);
+/* Queues iov[0..n) after its first `written` bytes (already sent by
+ * http_conn_try_write), behind anything queued. refs (a malloc'd array of
+ * nrefs references) and owned (a malloc'd block the iovecs may point into)
+ * are transferred: released after the write, or at once on failure. Either
+ * may be NULL. */
+int http_conn_writev(http_conn_t *c, const uv_buf_t *iov, size_t n, size_t written, bytes_t **refs,
+                     size_t nrefs, char *owned);
 /* Bytes queued and not yet written to the socket. */
 size_t http_conn_queued(const http_conn_t *c);
 /* Flushes what is queued, then closes (graceful) — or at once when

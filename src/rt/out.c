@@ -51,22 +51,27 @@ int out_flush(out_t *o, http_conn_t *c) {
   if (o->npieces == 0) return 0;
   uv_buf_t small[64];
   uv_buf_t *iov = o->npieces <= 64 ? small : xmalloc(o->npieces * sizeof *iov);
-  bytes_t **refs = o->nrefs ? xmalloc(o->nrefs * sizeof *refs) : NULL;
-  size_t nr = 0;
   for (uint32_t i = 0; i < o->npieces; i++) {
     out_piece_t *p = &o->pieces[i];
-    if (p->ref) {
-      iov[i] = uv_buf_init(p->ref->data, p->len);
-      refs[nr++] = p->ref;
-    } else {
-      iov[i] = uv_buf_init(o->scratch.data + p->off, p->len);
-    }
+    iov[i] = p->ref ? uv_buf_init(p->ref->data, p->len) : uv_buf_init(o->scratch.data + p->off, p->len);
   }
-  char *owned = o->scratch.data;
   size_t n = o->npieces;
+  /* Usually the socket takes it all: then nothing moves to a write request. */
+  int rc = http_conn_try_write(c, iov, n);
+  if (rc < 0 || (size_t)rc == o->bytes) {
+    out_reset(o);
+    if (iov != small) free(iov);
+    return rc < 0 ? rc : 0;
+  }
+  size_t written = (size_t)rc;
+  bytes_t **refs = o->nrefs ? xmalloc(o->nrefs * sizeof *refs) : NULL;
+  size_t nr = 0;
+  for (uint32_t i = 0; i < o->npieces; i++)
+    if (o->pieces[i].ref) refs[nr++] = o->pieces[i].ref;
+  char *owned = o->scratch.data;
   free(o->pieces);
   memset(o, 0, sizeof *o);
-  int rc = http_conn_writev(c, iov, n, refs, nr, owned);
+  rc = http_conn_writev(c, iov, n, written, refs, nr, owned);
   if (iov != small) free(iov);
   return rc;
 }

@@ -6,9 +6,11 @@
  * requests (subscribe, unsubscribe, ping); each subscription is a feed
  * (replay then live). Events go out as
  *   {"op":"event","sub":"<sub>","event":<event JSON>}
- * where the event JSON is the shared, serialize-once bytes: each delivery
- * adds a small copied header + envelope prefix and references the shared
- * JSON, and everything queued during one loop turn leaves in one writev.
+ * where the event JSON is the shared, serialize-once bytes. The whole frame
+ * is cached on the event for the first sub id that asks, so subscriptions
+ * with that id (the common case) all send one shared buffer; others add a
+ * small copied header + envelope and reference the shared JSON. Everything
+ * queued during one loop pass leaves in one writev.
  *
  * Close handshake:
  *
@@ -131,6 +133,24 @@ static bool over_cap(ws_conn_t *wc) {
 
 /* ---- feed callbacks -------------------------------------------------------- */
 
+/* The whole frame of ev for subscription s, if the event already carries
+ * one built for the same envelope. Each event caches one frame per payload
+ * mode, made for the first sub id that asks; every subscription with that
+ * id (clients mostly use one, such as "s1") then sends the very same bytes,
+ * on every loop. NULL when the cached frame is for another id. */
+static bytes_t *shared_frame(ws_sub_t *s, hub_event_t *ev, hub_payload_t mode, size_t hl) {
+  int slot = mode == HUB_PAYLOAD_FULL ? HUB_ENC_WS_FULL : HUB_ENC_WS_MIN;
+  bytes_t *json = ev->json[mode];
+  size_t len = hl + s->prefix_len + json->len + 1;
+  bytes_t *b = hub_event_enc_get(ev, slot);
+  if (!b) {
+    ws_slice_t parts[3] = {{s->prefix, s->prefix_len}, {json->data, json->len}, {"}", 1}};
+    b = hub_event_enc_set(ev, slot, ws_frame_textv(parts, 3));
+  }
+  if (b->len == len && memcmp(b->data + hl, s->prefix, s->prefix_len) == 0) return b;
+  return NULL;
+}
+
 static void on_feed_event(feed_t *f, hub_event_t *ev) {
   ws_sub_t *s = f->owner;
   ws_conn_t *wc = s->wc;
@@ -138,10 +158,15 @@ static void on_feed_event(feed_t *f, hub_event_t *ev) {
   bytes_t *json = ev->json[f->filter.payload];
   uint8_t hdr[WS_HEADER_MAX];
   size_t hl = ws_frame_header(hdr, WS_OP_TEXT, true, s->prefix_len + json->len + 1);
-  out_add_copy(&wc->out, hdr, hl);
-  out_add_copy(&wc->out, s->prefix, s->prefix_len);
-  out_add_ref(&wc->out, json);
-  out_add_copy(&wc->out, "}", 1);
+  bytes_t *frame = shared_frame(s, ev, f->filter.payload, hl);
+  if (frame) {
+    out_add_ref(&wc->out, frame);
+  } else {
+    out_add_copy(&wc->out, hdr, hl);
+    out_add_copy(&wc->out, s->prefix, s->prefix_len);
+    out_add_ref(&wc->out, json);
+    out_add_copy(&wc->out, "}", 1);
+  }
   if (over_cap(wc)) return;
   /* A long backlog goes out in pieces rather than as one huge write. */
   if (out_len(&wc->out) >= RT_FLUSH_EARLY) flush(wc);
