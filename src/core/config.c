@@ -136,6 +136,9 @@ static int apply(config_t *c, const opt_t *o, const char *v, char *err, size_t e
         h++;
         hl -= 2;
       }
+      if (hl == 0) goto bad;
+      for (size_t i = 0; i < hl; i++)
+        if ((unsigned char)h[i] <= ' ' || h[i] == 0x7f) goto bad;
       memcpy(c->listen_host, h, hl);
       c->listen_host[hl] = '\0';
       c->listen_port = (int)u;
@@ -177,9 +180,17 @@ static int apply(config_t *c, const opt_t *o, const char *v, char *err, size_t e
         goto bad;
       return 0;
   }
-bad:
-  snprintf(err, errlen, "invalid value for %s: '%s' (%s)", o->flag, v, o->help);
+bad : {
+  /* The value is echoed, cut short and with control characters shown as
+   * '?', so the message stays one line whatever was passed. */
+  char shown[64];
+  size_t n = 0;
+  for (; v[n] && n < sizeof shown - 1; n++)
+    shown[n] = (unsigned char)v[n] < 0x20 || v[n] == 0x7f ? '?' : v[n];
+  shown[n] = '\0';
+  snprintf(err, errlen, "invalid value for %s: '%s%s' (%s)", o->flag, shown, v[n] ? "..." : "", o->help);
   return -1;
+}
 }
 
 int config_parse(config_t *c, int argc, char **argv, char *err, size_t errlen) {

@@ -115,6 +115,9 @@ static void test_listen(void) {
   CHECK_EQ_INT(PARSE(&c, "--listen", "[::]:65535"), 0);
   CHECK_STR(c.listen_host, "::");
   CHECK_EQ_INT(c.listen_port, 65535);
+  CHECK_EQ_INT(PARSE(&c, "--listen", "[]:80"), -1); /* an empty host */
+  CHECK_EQ_INT(PARSE(&c, "--listen", "127.0.0.1\n:80"), -1);
+  CHECK(strchr(err, '\n') == NULL); /* the echoed value stays on one line */
   CHECK_EQ_INT(PARSE(&c, "--listen", "localhost:8081"), 0);
   CHECK_STR(c.listen_host, "localhost");
   CHECK_EQ_INT(c.listen_port, 8081);
