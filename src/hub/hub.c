@@ -11,7 +11,9 @@
 #include "hub/hub.h"
 
 #include <assert.h>
+#include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,10 +23,18 @@ typedef struct hub_loop {
   hub_sub_t *subs;
   size_t count;
   uint64_t gen;
-  hub_sub_t *cursor;  /* next sub in the walk, kept valid across detach */
-  uint64_t delivered; /* highest seq delivered on this loop */
-  bool flush_pending; /* subscribers got events since the last flush */
+  hub_sub_t *cursor;      /* next sub in the walk, kept valid across detach */
+  uint64_t delivered;     /* highest seq delivered on this loop */
+  bool flush_pending;     /* subscribers got events since the last flush */
+  _Atomic size_t backlog; /* events posted to this loop and not yet delivered */
 } hub_loop_t;
+
+/* Backpressure: a loop that falls this many events behind makes
+ * hub_publish (the store's writer thread) wait until it is back under the
+ * low mark, so fan-out that cannot keep up slows the writers down instead
+ * of growing an inbox without bound. */
+#define HUB_BACKLOG_HIGH 65536
+#define HUB_BACKLOG_LOW 16384
 
 typedef struct listener {
   hub_listen_cb cb;
@@ -39,6 +49,9 @@ struct hub {
   uint64_t start_head;
   listener_t listeners[8];
   int nlisteners;
+  pthread_mutex_t mu; /* guards cv; the publisher waits here */
+  pthread_cond_t cv;
+  atomic_bool waiting;
 };
 
 static void turn_end(loop_t *loop, void *arg);
@@ -56,12 +69,20 @@ hub_t *hub_new(loop_t **loops, int nloops) {
   h->nloops = nloops;
   h->per_loop = xcalloc((size_t)nloops, sizeof *h->per_loop);
   atomic_init(&h->head, 0);
-  for (int i = 0; i < nloops; i++) loop_on_turn_end(loops[i], turn_end, h);
+  atomic_init(&h->waiting, false);
+  pthread_mutex_init(&h->mu, NULL);
+  pthread_cond_init(&h->cv, NULL);
+  for (int i = 0; i < nloops; i++) {
+    atomic_init(&h->per_loop[i].backlog, 0);
+    loop_on_turn_end(loops[i], turn_end, h);
+  }
   return h;
 }
 
 void hub_free(hub_t *h) {
   if (!h) return;
+  pthread_mutex_destroy(&h->mu);
+  pthread_cond_destroy(&h->cv);
   free(h->per_loop);
   free(h);
 }
@@ -102,7 +123,40 @@ static void deliver(void *arg) {
   }
   hl->cursor = NULL;
   if (b->n && b->evs[b->n - 1]->seq > hl->delivered) hl->delivered = b->evs[b->n - 1]->seq;
+  size_t left = atomic_fetch_sub(&hl->backlog, b->n) - b->n;
+  hub_t *h = b->hub;
   batch_release(b);
+  if (left <= HUB_BACKLOG_LOW && atomic_load(&h->waiting)) {
+    pthread_mutex_lock(&h->mu);
+    pthread_cond_broadcast(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+  }
+}
+
+static bool any_over(hub_t *h, size_t mark) {
+  for (int i = 0; i < h->nloops; i++)
+    if (atomic_load(&h->per_loop[i].backlog) > mark) return true;
+  return false;
+}
+
+/* Waits while a loop is over the high mark, until all are under the low
+ * one. Timed waits make a missed wake-up cost 50 ms, never a hang. */
+static void wait_for_loops(hub_t *h) {
+  if (!any_over(h, HUB_BACKLOG_HIGH)) return;
+  pthread_mutex_lock(&h->mu);
+  atomic_store(&h->waiting, true);
+  while (any_over(h, HUB_BACKLOG_LOW)) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 50 * 1000 * 1000;
+    if (ts.tv_nsec >= 1000000000L) {
+      ts.tv_sec++;
+      ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&h->cv, &h->mu, &ts);
+  }
+  atomic_store(&h->waiting, false);
+  pthread_mutex_unlock(&h->mu);
 }
 
 /* After an inbox pass: flush each subscriber that received something, once
@@ -129,12 +183,16 @@ void hub_publish(hub_t *h, hub_event_t *const *evs, size_t n) {
   for (int i = 0; i < h->nlisteners; i++) h->listeners[i].cb(h->listeners[i].arg, evs, n);
   /* With no loops no delivery would ever release the batch. */
   if (h->nloops == 0) return;
+  wait_for_loops(h);
   batch_t *b = xmalloc(sizeof *b + n * sizeof(hub_event_t *));
   b->hub = h;
   b->n = n;
   atomic_init(&b->pending, h->nloops);
   for (size_t i = 0; i < n; i++) b->evs[i] = hub_event_ref(evs[i]);
-  for (int i = 0; i < h->nloops; i++) loop_post(h->loops[i], deliver, b);
+  for (int i = 0; i < h->nloops; i++) {
+    atomic_fetch_add(&h->per_loop[i].backlog, n);
+    loop_post(h->loops[i], deliver, b);
+  }
 }
 
 void hub_attach(hub_t *h, loop_t *loop, hub_sub_t *sub) {

@@ -53,7 +53,10 @@ hub_t *hub_new(loop_t **loops, int nloops);
 void hub_free(hub_t *h);
 
 /* Publishes n events (borrowed; the hub takes its own references) to every
- * loop and listener. Must be called from one thread at a time, in seq order. */
+ * loop and listener. Must be called from one thread at a time, in seq order.
+ * It may wait (never on a loop thread: it is the store's writer that calls
+ * it) while a loop is far behind on delivery: backpressure from fan-out to
+ * the writers, so no inbox grows without bound. */
 void hub_publish(hub_t *h, hub_event_t *const *evs, size_t n);
 uint64_t hub_head(const hub_t *h);
 void hub_set_head(hub_t *h, uint64_t head); /* at startup, from the store */
