@@ -8,6 +8,8 @@
 #ifndef HERALD_API_API_H
 #define HERALD_API_API_H
 
+#include <jansson.h>
+
 #include "http/http.h"
 
 void api_doc_create(http_req_t *req);      /* POST   /api/{c} */
@@ -30,6 +32,10 @@ bool api_static(http_req_t *req);
 
 /* Shared by api files: the checks every body-carrying handler makes. */
 bool api__json_content_type(const http_req_t *req, bool allow_merge_patch);
+/* Reads the body as a JSON object (new reference) within herald's limits;
+ * answers 415 (content type) or 400 (the parse error) itself and returns
+ * NULL. merge_patch also accepts application/merge-patch+json. */
+json_t *api__read_object(http_req_t *req, bool merge_patch);
 /* Parses an If-Match / If-None-Match entity tag list; returns the version
  * in the first tag ("3" or W/"3"), -2 for "*", -3 if unparseable. */
 int64_t api__etag_version(const http_slice_t *v);

@@ -84,8 +84,7 @@ static bool check_id(http_req_t *req, http_slice_t id) {
   return false;
 }
 
-/* Parses an object body for create/put/patch; answers 415/400 itself. */
-static json_t *read_object(http_req_t *req, bool merge_patch) {
+json_t *api__read_object(http_req_t *req, bool merge_patch) {
   if (!api__json_content_type(req, merge_patch)) {
     http_problem(req, 415,
                  merge_patch ? "Content-Type must be application/merge-patch+json or application/json"
@@ -179,7 +178,7 @@ static wctx_t *wctx_new(http_req_t *req, http_slice_t c) {
 void api_doc_create(http_req_t *req) {
   http_slice_t c = req->params[0];
   if (!check_collection(req, c)) return;
-  json_t *obj = read_object(req, false);
+  json_t *obj = api__read_object(req, false);
   if (!obj) return;
   char id[130] = "";
   json_t *jid = json_object_get(obj, "id");
@@ -251,7 +250,7 @@ static void write_doc(http_req_t *req, store_write_kind_t kind) {
   store_write_t w = {.kind = kind, .collection = coll, .id = sid, .if_match = if_match};
   char *body = NULL;
   if (kind == STORE_PUT || kind == STORE_PATCH) {
-    json_t *obj = read_object(req, kind == STORE_PATCH);
+    json_t *obj = api__read_object(req, kind == STORE_PATCH);
     if (!obj) return;
     json_t *jid = json_object_get(obj, "id");
     if (kind == STORE_PUT && jid && !(json_is_string(jid) && strcmp(json_string_value(jid), sid) == 0)) {

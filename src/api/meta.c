@@ -55,17 +55,8 @@ static void on_event_written(void *ud, store_write_result_t *res) {
 }
 
 void api_event_post(http_req_t *req) {
-  if (!api__json_content_type(req, false)) {
-    http_problem(req, 415, "Content-Type must be application/json");
-    return;
-  }
-  json_t *obj;
-  char detail[256];
-  if (json_body_parse(req->body.data ? req->body.data : "", req->body.len, JSON_BODY_OBJECT, &obj, detail,
-                      sizeof detail) != 0) {
-    http_problem(req, 400, detail);
-    return;
-  }
+  json_t *obj = api__read_object(req, false);
+  if (!obj) return;
   const char *key;
   json_t *val;
   json_object_foreach(obj, key, val) {

@@ -132,17 +132,8 @@ static void respond_after_apply(http_req_t *req, const char *id, int status, jso
 /* Parses the body as a JSON object whose keys are all in allowed; answers
  * 415/400 itself and returns NULL on failure. */
 static json_t *parse_body(http_req_t *req, const char *const *allowed, const char *expected) {
-  if (!api__json_content_type(req, false)) {
-    http_problem(req, 415, "Content-Type must be application/json");
-    return NULL;
-  }
-  json_t *obj;
-  char detail[256];
-  if (json_body_parse(req->body.data ? req->body.data : "", req->body.len, JSON_BODY_OBJECT, &obj, detail,
-                      sizeof detail) != 0) {
-    http_problem(req, 400, detail);
-    return NULL;
-  }
+  json_t *obj = api__read_object(req, false);
+  if (!obj) return NULL;
   const char *key;
   json_t *val;
   json_object_foreach(obj, key, val) {
