@@ -101,14 +101,18 @@ json_t *api__read_object(http_req_t *req, bool merge_patch) {
   return obj;
 }
 
-/* Reads If-Match into *version (-1 when absent); answers 412 itself for an
- * unparseable tag, which can never match. */
+/* Reads If-Match into *version (STORE_IF_MATCH_NONE when absent,
+ * STORE_IF_MATCH_ANY for "*", which needs the document to exist); answers
+ * 412 itself for an unparseable tag, which can never match. */
 static bool read_if_match(http_req_t *req, int64_t *version) {
-  *version = -1;
+  *version = STORE_IF_MATCH_NONE;
   const http_slice_t *h = http_header(req, "if-match");
   if (!h) return true;
   int64_t v = api__etag_version(h);
-  if (v == -2) return true; /* "*": any current representation; the store checks existence */
+  if (v == -2) {
+    *version = STORE_IF_MATCH_ANY;
+    return true;
+  }
   if (v < 0) {
     http_problem(req, 412, "If-Match does not match the current version");
     return false;
@@ -199,8 +203,12 @@ void api_doc_create(http_req_t *req) {
   char coll[72];
   memcpy(coll, c.p, c.n);
   coll[c.n] = '\0';
-  store_write_t w = {
-      .kind = STORE_CREATE, .collection = coll, .id = id, .body = body, .body_len = blen, .if_match = -1};
+  store_write_t w = {.kind = STORE_CREATE,
+                     .collection = coll,
+                     .id = id,
+                     .body = body,
+                     .body_len = blen,
+                     .if_match = STORE_IF_MATCH_NONE};
   char key[256];
   char fp[2 * EVP_MAX_MD_SIZE + 1];
   const http_slice_t *ik = http_header(req, "idempotency-key");

@@ -84,7 +84,7 @@ void api_event_post(http_req_t *req) {
                        .type = type,
                        .body = dtext ? dtext : "null",
                        .body_len = dtext ? dlen : 4,
-                       .if_match = -1};
+                       .if_match = STORE_IF_MATCH_NONE};
     app_t *app = req->app;
     store_write(app->store, req->loop, &w, on_event_written, req);
     free(dtext);

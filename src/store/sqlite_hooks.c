@@ -308,7 +308,7 @@ static void wsubmit(store_t *s, loop_t *loop, store__hookw_t *h, void *ud) {
   store__wreq_t *r = xcalloc(1, sizeof *r);
   r->loop = loop;
   r->ud = ud;
-  r->if_match = -1;
+  r->if_match = STORE_IF_MATCH_NONE;
   r->hook = h;
   store__wreq_enqueue(s, r);
 }

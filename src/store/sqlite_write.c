@@ -305,6 +305,17 @@ out:
   return rc;
 }
 
+/* The shared tail of PUT over an existing document and PATCH: the next
+ * version with the new client fields, createdAt kept; "updated". */
+static int doc_replace(store_t *s, store__wreq_t *r, const cur_doc_t *d, const char *ts, const char *obj,
+                       size_t obj_len) {
+  r->res.version = d->version + 1;
+  r->res.doc = doc_build(r->res.id, r->res.version, d->created, ts, obj, obj_len, &r->res.doc_len);
+  if (doc_update(s, r, ts)) return -1;
+  set_change(r, 200, "updated");
+  return 0;
+}
+
 static int op_put(store_t *s, store__wreq_t *r, const char *ts) {
   char *obj = NULL;
   size_t obj_len = 0;
@@ -317,7 +328,7 @@ static int op_put(store_t *s, store__wreq_t *r, const char *ts) {
   rc = 0;
   if (d.found && r->if_none_match_any) {
     r->res.status = 412, r->res.detail = d_none_match;
-  } else if (!d.found && r->if_match >= 0) {
+  } else if (!d.found && r->if_match != STORE_IF_MATCH_NONE) {
     r->res.status = 412, r->res.detail = d_match_missing;
   } else if (d.found && r->if_match >= 0 && r->if_match != d.version) {
     r->res.status = 412, r->res.detail = d_mismatch;
@@ -329,12 +340,7 @@ static int op_put(store_t *s, store__wreq_t *r, const char *ts) {
     else
       set_change(r, 201, "created");
   } else {
-    r->res.version = d.version + 1;
-    r->res.doc = doc_build(r->res.id, r->res.version, d.created, ts, obj, obj_len, &r->res.doc_len);
-    if (doc_update(s, r, ts))
-      rc = -1;
-    else
-      set_change(r, 200, "updated");
+    rc = doc_replace(s, r, &d, ts, obj, obj_len);
   }
 out:
   free(obj);
@@ -350,7 +356,7 @@ static int op_patch(store_t *s, store__wreq_t *r, const char *ts) {
   if (doc_load(s, r, true, &d)) goto out;
   rc = 0;
   if (!d.found) {
-    if (r->if_match >= 0)
+    if (r->if_match != STORE_IF_MATCH_NONE)
       r->res.status = 412, r->res.detail = d_match_missing;
     else
       r->res.status = 404, r->res.detail = d_not_found;
@@ -394,12 +400,7 @@ static int op_patch(store_t *s, store__wreq_t *r, const char *ts) {
     r->res.status = 400, r->res.detail = d_patch_object;
     goto out;
   }
-  r->res.version = d.version + 1;
-  r->res.doc = doc_build(r->res.id, r->res.version, d.created, ts, obj, obj_len, &r->res.doc_len);
-  if (doc_update(s, r, ts))
-    rc = -1;
-  else
-    set_change(r, 200, "updated");
+  rc = doc_replace(s, r, &d, ts, obj, obj_len);
 out:
   free(d.body);
   free(obj);
@@ -411,7 +412,7 @@ static int op_delete(store_t *s, store__wreq_t *r) {
   snprintf(r->res.id, sizeof r->res.id, "%s", r->id);
   if (doc_load(s, r, false, &d)) return -1;
   if (!d.found) {
-    if (r->if_match >= 0)
+    if (r->if_match != STORE_IF_MATCH_NONE)
       r->res.status = 412, r->res.detail = d_match_missing;
     else
       r->res.status = 404, r->res.detail = d_not_found;

@@ -73,6 +73,9 @@ typedef enum {
   STORE_EVENT,  /* POST /api/_events: custom type, body = data JSON (any value) */
 } store_write_kind_t;
 
+#define STORE_IF_MATCH_NONE (-1)
+#define STORE_IF_MATCH_ANY (-2)
+
 typedef struct store_write {
   store_write_kind_t kind;
   const char *collection; /* validated name */
@@ -80,7 +83,9 @@ typedef struct store_write {
   const char *type;       /* STORE_EVENT only */
   const char *body;       /* compact JSON text, see kinds; NULL for DELETE */
   size_t body_len;
-  int64_t if_match;             /* -1: no If-Match; else the required version */
+  int64_t if_match;             /* STORE_IF_MATCH_NONE, STORE_IF_MATCH_ANY
+                                   (If-Match: *, the document must exist), or
+                                   the required version */
   bool if_none_match_any;       /* If-None-Match: * (PUT: create only) */
   const char *idem_key;         /* Idempotency-Key header (CREATE), or NULL */
   const char *idem_fingerprint; /* hex digest of method, path and body */

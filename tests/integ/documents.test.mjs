@@ -242,6 +242,20 @@ test('If-Match on a missing document → 412 for PUT, PATCH and DELETE', T, asyn
   assert.equal(await head(s), h, 'nothing written');
 });
 
+test('If-Match: * needs the document to exist (RFC 9110): 412 when missing, applies when present', T, async (t) => {
+  const s = await startHerald({ t });
+  const h = await head(s);
+  const u = `${s.url}/api/c/star`;
+  expectProblem(await req(u, { method: 'PUT', body: { a: 1 }, headers: { 'If-Match': '*' } }), 412, 'PUT on missing');
+  expectProblem(await req(u, { method: 'DELETE', headers: { 'If-Match': '*' } }), 412, 'DELETE on missing');
+  assert.equal(await head(s), h, 'nothing written');
+  expectStatus(await req(u, { method: 'PUT', body: { a: 1 } }), 201, 'create');
+  const r = await req(u, { method: 'PUT', body: { a: 2 }, headers: { 'If-Match': '*' } });
+  expectStatus(r, 200, 'PUT with If-Match: * on an existing document');
+  assert.equal(r.json.version, 2);
+  expectStatus(await req(u, { method: 'DELETE', headers: { 'If-Match': '*' } }), 204, 'DELETE');
+});
+
 // ------------------------------------------------------------------ PATCH
 
 for (const ct of ['application/merge-patch+json', 'application/json']) {

@@ -41,7 +41,47 @@ const short = (v, n = 300) => {
  * The npm `ws` client with every message logged (parsed JSON) and waits
  * that never hang.  `c.msgs` is every message in arrival order.
  */
-export class WsClient {
+/** Shared by the clients below: they call _wake() on every input, and
+ * until() resolves once pred(this) holds, or rejects with the client's
+ * describe() on timeout. */
+class Waitable {
+  constructor() {
+    this._waiters = new Set();
+  }
+  _wake() {
+    for (const w of [...this._waiters]) w();
+  }
+  until(pred, label, timeoutMs = 5000) {
+    return new Promise((resolve, reject) => {
+      let timer;
+      const check = () => {
+        let v;
+        try {
+          v = pred(this);
+        } catch (e) {
+          done();
+          return reject(e);
+        }
+        if (v) {
+          done();
+          resolve(v);
+        }
+      };
+      const done = () => {
+        clearTimeout(timer);
+        this._waiters.delete(check);
+      };
+      timer = setTimeout(() => {
+        done();
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${label}; ${this.describe()}`));
+      }, timeoutMs);
+      this._waiters.add(check);
+      check();
+    });
+  }
+}
+
+export class WsClient extends Waitable {
   /** Connects and waits for the welcome; resolves the client (c.welcome set). */
   static async open(url, { protocols, timeoutMs = 5000, welcome = true, wsOptions = {} } = {}) {
     const ws = new WebSocket(url, protocols, { handshakeTimeout: timeoutMs, ...wsOptions });
@@ -59,6 +99,7 @@ export class WsClient {
     return c;
   }
   constructor(ws) {
+    super();
     this.ws = ws;
     this.msgs = [];
     this.raw = [];
@@ -67,7 +108,6 @@ export class WsClient {
     this.close = null; // {code, reason}
     this.errors = [];
     this.pings = 0;
-    this._waiters = new Set();
     openSockets.add(ws);
     ws.on('message', (data, isBinary) => {
       const text = data.toString('utf8');
@@ -97,39 +137,10 @@ export class WsClient {
     });
   }
   _poke() {
-    for (const w of [...this._waiters]) w();
+    this._wake();
   }
   send(obj) {
     this.ws.send(typeof obj === 'string' ? obj : JSON.stringify(obj));
-  }
-  /** Resolves when pred(this) is true; rejects (with context) on timeout. */
-  until(pred, label, timeoutMs = 5000) {
-    return new Promise((resolve, reject) => {
-      let timer;
-      const check = () => {
-        let v;
-        try {
-          v = pred(this);
-        } catch (e) {
-          done();
-          return reject(e);
-        }
-        if (v) {
-          done();
-          resolve(v);
-        }
-      };
-      const done = () => {
-        clearTimeout(timer);
-        this._waiters.delete(check);
-      };
-      timer = setTimeout(() => {
-        done();
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${label}; ${this.describe()}`));
-      }, timeoutMs);
-      this._waiters.add(check);
-      check();
-    });
   }
   /** The next message (from this.pos on) matching pred; moves pos past it. */
   next(pred, label = 'a message', timeoutMs = 5000) {
@@ -355,7 +366,7 @@ const describeFrame = (f) =>
  * frame into `frames`.  Nothing is answered automatically (no pong to pings,
  * no Close echo) unless autoPong is set.
  */
-export class RawWs {
+export class RawWs extends Waitable {
   static connect(port, { path = '/api/_ws', headers = {}, key = crypto.randomBytes(16).toString('base64'), protocol, timeoutMs = 5000, extraHead = '' } = {}) {
     return new Promise((resolve, reject) => {
       const sock = net.connect({ port, host: '127.0.0.1' });
@@ -390,6 +401,7 @@ export class RawWs {
     });
   }
   constructor(sock) {
+    super();
     this.sock = sock;
     this.buf = Buffer.alloc(0);
     this.head = null; // the response head (Buffer) once complete
@@ -401,7 +413,6 @@ export class RawWs {
     this.error = null;
     this.bytesIn = 0;
     this.autoPong = false;
-    this._waiters = new Set();
     openSockets.add(sock);
     sock.setNoDelay(true);
     sock.on('data', (d) => this._data(d));
@@ -452,7 +463,7 @@ export class RawWs {
     if (frames.length) this._poke();
   }
   _poke() {
-    for (const w of [...this._waiters]) w();
+    this._wake();
   }
   /** Writes raw bytes (a Buffer, or an array of Buffers written in one go). */
   write(bytes) {
@@ -474,35 +485,6 @@ export class RawWs {
   }
   get closeFrame() {
     return this.frames.find((f) => f.opcode === 8) ?? null;
-  }
-  /** Resolves pred(this) when truthy; rejects with context on timeout. */
-  until(pred, label, timeoutMs = 5000) {
-    return new Promise((resolve, reject) => {
-      let timer;
-      const check = () => {
-        let v;
-        try {
-          v = pred(this);
-        } catch (e) {
-          done();
-          return reject(e);
-        }
-        if (v) {
-          done();
-          resolve(v);
-        }
-      };
-      const done = () => {
-        clearTimeout(timer);
-        this._waiters.delete(check);
-      };
-      timer = setTimeout(() => {
-        done();
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${label}; ${this.describe()}`));
-      }, timeoutMs);
-      this._waiters.add(check);
-      check();
-    });
   }
   /** Waits for a JSON message matching pred (searching all messages from index `from`). */
   waitMsg(pred, label = 'a message', timeoutMs = 5000, from = 0) {
@@ -600,7 +582,7 @@ export function parseSse(text) {
  * parses the response head and the stream.  `records` are complete records
  * (comment-only ones too), `events` those with data.
  */
-export class RawSse {
+export class RawSse extends Waitable {
   static open(port, path, { headers = {}, timeoutMs = 5000 } = {}) {
     return new Promise((resolve, reject) => {
       const sock = net.connect({ port, host: '127.0.0.1' });
@@ -625,6 +607,7 @@ export class RawSse {
     });
   }
   constructor(sock) {
+    super();
     this.sock = sock;
     this.raw = Buffer.alloc(0);
     this.head = null;
@@ -637,7 +620,6 @@ export class RawSse {
     this.bytesIn = 0;
     this._text = '';
     this._decoder = new TextDecoder('utf-8');
-    this._waiters = new Set();
     openSockets.add(sock);
     sock.on('data', (d) => this._data(d));
     sock.on('error', (e) => {
@@ -677,39 +659,12 @@ export class RawSse {
     this._poke();
   }
   _poke() {
-    for (const w of [...this._waiters]) w();
+    this._wake();
   }
   get events() {
     return this.records.filter((r) => r.data !== undefined && r.event !== 'reset').map((r) => r.json);
   }
-  until(pred, label, timeoutMs = 5000) {
-    return new Promise((resolve, reject) => {
-      let timer;
-      const check = () => {
-        let v;
-        try {
-          v = pred(this);
-        } catch (e) {
-          done();
-          return reject(e);
-        }
-        if (v) {
-          done();
-          resolve(v);
-        }
-      };
-      const done = () => {
-        clearTimeout(timer);
-        this._waiters.delete(check);
-      };
-      timer = setTimeout(() => {
-        done();
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${label}; ${this.describe()}`));
-      }, timeoutMs);
-      this._waiters.add(check);
-      check();
-    });
-  }
+
   waitEvents(n, timeoutMs = 10_000) {
     return this.until(
       (c) => {

@@ -378,18 +378,38 @@ static void gate_task(void *p) {
   pthread_mutex_unlock(&g->mu);
 }
 
+/* Holds loop l inside a task until gate_open(). */
+static void gate_hold(gate_t *g, loop_t *l) {
+  g->open = g->entered = false;
+  pthread_mutex_init(&g->mu, NULL);
+  pthread_cond_init(&g->cv, NULL);
+  loop_post(l, gate_task, g);
+  pthread_mutex_lock(&g->mu);
+  while (!g->entered) pthread_cond_wait(&g->cv, &g->mu);
+  pthread_mutex_unlock(&g->mu);
+}
+
+/* Lets the held loop go on. */
+static void gate_open(gate_t *g) {
+  pthread_mutex_lock(&g->mu);
+  g->open = true;
+  pthread_cond_broadcast(&g->cv);
+  pthread_mutex_unlock(&g->mu);
+}
+
+/* After a barrier on the loop: the gate task is over. */
+static void gate_free(gate_t *g) {
+  pthread_mutex_destroy(&g->mu);
+  pthread_cond_destroy(&g->cv);
+}
+
 static void test_coalesce(void) {
   rec_t *r = &recs[0][R_ORDERS];
   r->n = 0;
   r->flushes = 0;
   r->events_since_flush = 0;
-  gate_t g = {.open = false, .entered = false};
-  pthread_mutex_init(&g.mu, NULL);
-  pthread_cond_init(&g.cv, NULL);
-  loop_post(&loops[0], gate_task, &g);
-  pthread_mutex_lock(&g.mu);
-  while (!g.entered) pthread_cond_wait(&g.cv, &g.mu);
-  pthread_mutex_unlock(&g.mu);
+  gate_t g;
+  gate_hold(&g, &loops[0]);
   uint64_t seq = hub_head(hub);
   static const spec_t o = {"orders", "created", "c"};
   for (int b = 0; b < 3; b++) {
@@ -397,17 +417,13 @@ static void test_coalesce(void) {
     hub_publish(hub, &ev, 1);
     hub_event_unref(ev);
   }
-  pthread_mutex_lock(&g.mu);
-  g.open = true;
-  pthread_cond_broadcast(&g.cv);
-  pthread_mutex_unlock(&g.mu);
+  gate_open(&g);
   for (int l = 0; l < NLOOPS; l++) barrier(&loops[l]);
+  gate_free(&g);
   CHECK_EQ_INT(r->n, 3);
   CHECK_EQ_INT(r->flushes, 1);
   CHECK_EQ_INT(r->empty_flushes, 0);
   CHECK_EQ_INT(r->out_of_order, 0);
-  pthread_mutex_destroy(&g.mu);
-  pthread_cond_destroy(&g.cv);
 }
 
 /* Backpressure: while loop 0 is held, a publisher pushing more than the
@@ -434,13 +450,8 @@ static void test_backpressure(void) {
   rec_t *r = &recs[0][R_ORDERS];
   r->total = 0;
   r->out_of_order = 0;
-  gate_t g = {.open = false, .entered = false};
-  pthread_mutex_init(&g.mu, NULL);
-  pthread_cond_init(&g.cv, NULL);
-  loop_post(&loops[0], gate_task, &g);
-  pthread_mutex_lock(&g.mu);
-  while (!g.entered) pthread_cond_wait(&g.cv, &g.mu);
-  pthread_mutex_unlock(&g.mu);
+  gate_t g;
+  gate_hold(&g, &loops[0]);
   uint64_t start = hub_head(hub);
   atomic_init(&bp_done, 0);
   pthread_t t;
@@ -453,20 +464,16 @@ static void test_backpressure(void) {
   int done = atomic_load(&bp_done);
   CHECK(done < BP_BATCHES);                           /* it is waiting... */
   CHECK(done * BP_PER_BATCH >= 65536 - BP_PER_BATCH); /* ...at the high mark */
-  pthread_mutex_lock(&g.mu);
-  g.open = true;
-  pthread_cond_broadcast(&g.cv);
-  pthread_mutex_unlock(&g.mu);
+  gate_open(&g);
   pthread_join(t, NULL);
   CHECK_EQ_INT(atomic_load(&bp_done), BP_BATCHES);
   for (int l = 0; l < NLOOPS; l++) barrier(&loops[l]);
+  gate_free(&g);
   size_t want = (size_t)BP_BATCHES * BP_PER_BATCH;
   CHECK_EQ_INT(r->total, want);
   CHECK_EQ_INT(r->last, start + want);
   CHECK_EQ_INT(r->out_of_order, 0);
   CHECK_EQ_INT(hub_head(hub), start + want);
-  pthread_mutex_destroy(&g.mu);
-  pthread_cond_destroy(&g.cv);
 }
 
 /* A hub with no loops (a store test, say) still calls its listeners and
